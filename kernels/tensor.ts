@@ -168,3 +168,12 @@ export function assertFinite(values: ArrayLike<number> | number, label: string):
     }
   }
 }
+
+/**
+ * A tensor on the CPU: a shape and float32 data in row-major order. Weights move between
+ * safetensors files, checkpoints and GPU models in this form, keyed by their Hugging Face names.
+ */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
