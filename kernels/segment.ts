@@ -1,0 +1,519 @@
+/**
+ * Segment ops for WebShop's choice model, where a batch holds several states and each state has
+ * a variable number of valid actions (an action group, or segment) and each action a variable
+ * number of tokens.
+ *
+ * Segments are given by `offsets` (u32, S+1 entries, offsets[0] = 0, offsets[S] = N) over a flat
+ * vector of N scores: segment s is x[offsets[s] .. offsets[s+1]). Empty segments are allowed.
+ *
+ * Math and gradient rules (dOut is the gradient of the loss with respect to out; every backward
+ * assigns dX, it does not accumulate):
+ * - log-softmax per segment: out_i = x_i - log sum_j exp(x_j);
+ *   dX_i = dOut_i - exp(out_i) * sum_j dOut_j (j over the segment of i).
+ * - masked mean over tokens: x (R, T, C), mask (R, T) → out (R, C) = sum_t mask*x / max(sum_t
+ *   mask, 1); dX[r, t, c] = dOut[r, c] * mask[r, t] / max(sum_t mask, 1). Masked tokens (mask 0)
+ *   are skipped, so padding that holds garbage (even NaN) does not leak into the mean.
+ * - gather: out[s] = x[offsets[s] + targets[s]]; dX zero except dX[offsets[s] + targets[s]] =
+ *   dOut[s].
+ * - NLL loss: loss = -(1/S) sum_s weight[s] * logp[offsets[s] + targets[s]] (weights default 1);
+ *   dLogp zero except the picked element of segment s, which gets -dLoss * weight[s] / S.
+ *
+ * A target outside its segment cannot throw on the GPU: gather writes NaN there, and the NLL
+ * loss becomes NaN, so `nonFiniteFlag` (reduce.ts) catches it. The CPU references throw.
+ *
+ * Sizes come in a uniform, so one pipeline serves every batch; tensors may be larger than the
+ * sizes (buffers allocated once at the largest batch).
+ *
+ * @module
+ */
+
+import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { assertDType, assertSize, type Tensor } from "./tensor.ts";
+
+/** Sizes of the segment ops over a flat vector of N scores in S segments. */
+export interface SegmentDims {
+  /** Number of segments (states in the batch). */
+  S: number;
+  /** Number of scores (valid actions over the whole batch), offsets[S]. */
+  N: number;
+}
+
+/** Sizes of {@linkcode maskedMeanForward}: rows, tokens per row, channels. */
+export interface MaskedMeanDims {
+  /** Rows (actions). */
+  R: number;
+  /** Tokens per row (padded). */
+  T: number;
+  /** Channels. */
+  C: number;
+}
+
+function checkDims(op: string, dims: object, names: string[]): void {
+  for (const k of names) {
+    const v = (dims as Record<string, unknown>)[k];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0x7fffffff) {
+      throw new GpuError(`${op}: size ${k} = ${v} is not a non-negative integer`);
+    }
+  }
+}
+
+function checkSegments(op: string, offsets: Tensor, S: number): void {
+  assertDType(op, "offsets", offsets, "u32");
+  assertSize(op, "offsets", offsets, S + 1);
+}
+
+// One invocation per segment or row: action groups are small (tens of actions), so a serial loop
+// within an invocation beats a workgroup reduction with barriers, expensive on llvmpipe.
+function wgSize(gpu: Gpu): number {
+  return gpu.isSoftware ? 64 : 128;
+}
+
+function launch1d(n: number, wg: number): number[] {
+  return n === 0 ? [0] : grid(Math.ceil(n / wg));
+}
+
+const HEADER = /* wgsl */ `
+override WG: u32 = 64;
+fn nanF32() -> f32 { return bitcast<f32>(0x7fc00000u); }
+`;
+
+const LOG_SOFTMAX_FWD_WGSL = /* wgsl */ `${HEADER}
+struct Params { S: u32, N: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;          // (N)
+@group(0) @binding(2) var<storage, read> offsets: array<u32>;    // (S+1)
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // (N)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let s = wgIndex * WG + lid;
+  if (s >= p.S) { return; }
+  let a = min(offsets[s], p.N);
+  let b = min(offsets[s + 1u], p.N);
+  var m = -3.402823e38;
+  for (var i = a; i < b; i++) { m = max(m, x[i]); }
+  var z = 0.0;
+  for (var i = a; i < b; i++) { z += exp(x[i] - m); }
+  let lz = m + log(z);
+  for (var i = a; i < b; i++) { out[i] = x[i] - lz; }
+}`;
+
+const LOG_SOFTMAX_BWD_WGSL = /* wgsl */ `${HEADER}
+struct Params { S: u32, N: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;      // (N)
+@group(0) @binding(2) var<storage, read> out: array<f32>;       // (N) forward output
+@group(0) @binding(3) var<storage, read> offsets: array<u32>;   // (S+1)
+@group(0) @binding(4) var<storage, read_write> dX: array<f32>;  // (N)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let s = wgIndex * WG + lid;
+  if (s >= p.S) { return; }
+  let a = min(offsets[s], p.N);
+  let b = min(offsets[s + 1u], p.N);
+  var g = 0.0;
+  for (var i = a; i < b; i++) { g += dOut[i]; }
+  for (var i = a; i < b; i++) { dX[i] = dOut[i] - exp(out[i]) * g; }
+}`;
+
+/**
+ * Records out = log-softmax of x within each segment.
+ *
+ * Shapes: x (N), offsets u32 (S+1), out (N).
+ *
+ * @example
+ * ```ts
+ * segmentLogSoftmaxForward(batch, logp, scores, offsets, { S: 4, N: 37 });
+ * ```
+ */
+export function segmentLogSoftmaxForward(
+  batch: Batch,
+  out: Tensor,
+  x: Tensor,
+  offsets: Tensor,
+  dims: SegmentDims,
+): void {
+  const op = "segmentLogSoftmaxForward";
+  checkDims(op, dims, ["S", "N"]);
+  const { S, N } = dims;
+  assertSize(op, "x", x, N);
+  assertSize(op, "out", out, N);
+  checkSegments(op, offsets, S);
+  const wg = wgSize(batch.gpu);
+  const pipe = batch.gpu.pipeline("segment_log_softmax_fwd", LOG_SOFTMAX_FWD_WGSL, { WG: wg });
+  batch.dispatch(pipe, [x, offsets, out], packParams([S, N]), launch1d(S, wg));
+}
+
+/**
+ * Records dX = dOut - exp(out) * sum(dOut) within each segment (assigns dX).
+ *
+ * Shapes: dOut (N), out (N) the forward output, offsets u32 (S+1), dX (N).
+ */
+export function segmentLogSoftmaxBackward(
+  batch: Batch,
+  dX: Tensor,
+  dOut: Tensor,
+  out: Tensor,
+  offsets: Tensor,
+  dims: SegmentDims,
+): void {
+  const op = "segmentLogSoftmaxBackward";
+  checkDims(op, dims, ["S", "N"]);
+  const { S, N } = dims;
+  assertSize(op, "dOut", dOut, N);
+  assertSize(op, "out", out, N);
+  assertSize(op, "dX", dX, N);
+  checkSegments(op, offsets, S);
+  const wg = wgSize(batch.gpu);
+  const pipe = batch.gpu.pipeline("segment_log_softmax_bwd", LOG_SOFTMAX_BWD_WGSL, { WG: wg });
+  batch.dispatch(pipe, [dOut, out, offsets, dX], packParams([S, N]), launch1d(S, wg));
+}
+
+const MASKED_MEAN_FWD_WGSL = /* wgsl */ `${HEADER}
+struct Params { R: u32, T: u32, C: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;          // (R, T, C)
+@group(0) @binding(2) var<storage, read> mask: array<f32>;       // (R, T)
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // (R, C)
+
+// One invocation per (r, c): neighbouring invocations read neighbouring channels.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let idx = wgIndex * WG + lid;
+  if (idx >= p.R * p.C) { return; }
+  let r = idx / p.C;
+  let c = idx % p.C;
+  var acc = 0.0;
+  var cnt = 0.0;
+  for (var t = 0u; t < p.T; t++) {
+    let w = mask[r * p.T + t];
+    if (w != 0.0) {
+      acc += w * x[(r * p.T + t) * p.C + c];
+      cnt += w;
+    }
+  }
+  out[idx] = acc / max(cnt, 1.0);
+}`;
+
+const MASKED_MEAN_BWD_WGSL = /* wgsl */ `${HEADER}
+struct Params { R: u32, T: u32, C: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;      // (R, C)
+@group(0) @binding(2) var<storage, read> mask: array<f32>;      // (R, T)
+@group(0) @binding(3) var<storage, read_write> dX: array<f32>;  // (R, T, C)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let idx = wgIndex * WG + lid;
+  if (idx >= p.R * p.C) { return; }
+  let r = idx / p.C;
+  let c = idx % p.C;
+  var cnt = 0.0;
+  for (var t = 0u; t < p.T; t++) { cnt += mask[r * p.T + t]; }
+  let g = dOut[idx] / max(cnt, 1.0);
+  for (var t = 0u; t < p.T; t++) { dX[(r * p.T + t) * p.C + c] = g * mask[r * p.T + t]; }
+}`;
+
+/**
+ * Records the masked mean over tokens: out (R, C) = sum_t mask*x / max(sum_t mask, 1).
+ *
+ * Shapes: x (R, T, C), mask f32 (R, T) of 0/1 (other weights work too), out (R, C).
+ *
+ * @example
+ * ```ts
+ * maskedMeanForward(batch, pooled, hidden, attentionMask, { R: 16, T: 64, C: 768 });
+ * ```
+ */
+export function maskedMeanForward(
+  batch: Batch,
+  out: Tensor,
+  x: Tensor,
+  mask: Tensor,
+  dims: MaskedMeanDims,
+): void {
+  const op = "maskedMeanForward";
+  checkDims(op, dims, ["R", "T", "C"]);
+  const { R, T, C } = dims;
+  assertSize(op, "x", x, R * T * C);
+  assertSize(op, "mask", mask, R * T);
+  assertDType(op, "mask", mask, "f32");
+  assertSize(op, "out", out, R * C);
+  const wg = wgSize(batch.gpu);
+  const pipe = batch.gpu.pipeline("masked_mean_fwd", MASKED_MEAN_FWD_WGSL, { WG: wg });
+  batch.dispatch(pipe, [x, mask, out], packParams([R, T, C]), launch1d(R * C, wg));
+}
+
+/**
+ * Records dX (R, T, C) = dOut[r, c] * mask[r, t] / max(sum_t mask, 1) (assigns dX).
+ *
+ * Shapes: dOut (R, C), mask f32 (R, T), dX (R, T, C).
+ */
+export function maskedMeanBackward(
+  batch: Batch,
+  dX: Tensor,
+  dOut: Tensor,
+  mask: Tensor,
+  dims: MaskedMeanDims,
+): void {
+  const op = "maskedMeanBackward";
+  checkDims(op, dims, ["R", "T", "C"]);
+  const { R, T, C } = dims;
+  assertSize(op, "dOut", dOut, R * C);
+  assertSize(op, "mask", mask, R * T);
+  assertDType(op, "mask", mask, "f32");
+  assertSize(op, "dX", dX, R * T * C);
+  const wg = wgSize(batch.gpu);
+  const pipe = batch.gpu.pipeline("masked_mean_bwd", MASKED_MEAN_BWD_WGSL, { WG: wg });
+  batch.dispatch(pipe, [dOut, mask, dX], packParams([R, T, C]), launch1d(R * C, wg));
+}
+
+const GATHER_FWD_WGSL = /* wgsl */ `${HEADER}
+struct Params { S: u32, N: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;          // (N)
+@group(0) @binding(2) var<storage, read> offsets: array<u32>;    // (S+1)
+@group(0) @binding(3) var<storage, read> targets: array<u32>;    // (S)
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;  // (S)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let s = wgIndex * WG + lid;
+  if (s >= p.S) { return; }
+  let a = offsets[s];
+  let b = min(offsets[s + 1u], p.N);
+  let t = targets[s];
+  // A target outside its segment becomes NaN, which the non-finite check reports.
+  if (t < b - min(a, b)) { out[s] = x[a + t]; } else { out[s] = nanF32(); }
+}`;
+
+/**
+ * Records out[s] = x[offsets[s] + targets[s]] for each segment (NaN where the target is outside
+ * its segment).
+ *
+ * Shapes: x (N), offsets u32 (S+1), targets u32 (S), out (S).
+ */
+export function gatherForward(
+  batch: Batch,
+  out: Tensor,
+  x: Tensor,
+  offsets: Tensor,
+  targets: Tensor,
+  dims: { S: number; N?: number },
+): void {
+  const op = "gatherForward";
+  checkDims(op, { S: dims.S, N: dims.N ?? x.size }, ["S", "N"]);
+  const S = dims.S, N = dims.N ?? x.size;
+  assertSize(op, "x", x, N);
+  assertSize(op, "out", out, S);
+  checkSegments(op, offsets, S);
+  assertDType(op, "targets", targets, "u32");
+  assertSize(op, "targets", targets, S);
+  const wg = wgSize(batch.gpu);
+  const pipe = batch.gpu.pipeline("gather_fwd", GATHER_FWD_WGSL, { WG: wg });
+  batch.dispatch(pipe, [x, offsets, targets, out], packParams([S, N]), launch1d(S, wg));
+}
+
+/**
+ * WGSL of the backward of a pick (gather or NLL): one invocation per element of dX finds its
+ * segment by binary search over offsets, so every element is written exactly once (zero or the
+ * picked gradient) in one dispatch, without a separate clear.
+ */
+function pickBackwardWgsl(kind: "gather" | "nll" | "nll_weighted"): string {
+  const value = kind === "gather"
+    ? "dOut[s]"
+    : kind === "nll"
+    ? "-dOut[0] / f32(p.S)"
+    : "-dOut[0] * weights[s] / f32(p.S)";
+  return /* wgsl */ `${HEADER}
+struct Params { S: u32, N: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;      // (S) gather, (1) NLL
+@group(0) @binding(2) var<storage, read> offsets: array<u32>;   // (S+1)
+@group(0) @binding(3) var<storage, read> targets: array<u32>;   // (S)
+@group(0) @binding(4) var<storage, read_write> dX: array<f32>;  // (N)
+${
+    kind === "nll_weighted"
+      ? "@group(0) @binding(5) var<storage, read> weights: array<f32>; // (S)"
+      : ""
+  }
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let i = wgIndex * WG + lid;
+  if (i >= p.N || p.S == 0u) { return; }
+  // s = the last segment with offsets[s] <= i (skips empty segments that start at i).
+  var lo = 0u;
+  var hi = p.S;
+  while (lo < hi) {
+    let mid = (lo + hi) / 2u;
+    if (offsets[mid] <= i) { lo = mid + 1u; } else { hi = mid; }
+  }
+  var g = 0.0;
+  if (lo > 0u) {
+    let s = lo - 1u;
+    if (i < offsets[s + 1u] && i - offsets[s] == targets[s]) { g = ${value}; }
+  }
+  dX[i] = g;
+}`;
+}
+
+/**
+ * Records the backward of {@linkcode gatherForward}: dX is zero except dX[offsets[s] +
+ * targets[s]] = dOut[s] (assigns all N elements of dX).
+ *
+ * Shapes: dOut (S), offsets u32 (S+1), targets u32 (S), dX (N).
+ */
+export function gatherBackward(
+  batch: Batch,
+  dX: Tensor,
+  dOut: Tensor,
+  offsets: Tensor,
+  targets: Tensor,
+  dims: SegmentDims,
+): void {
+  const op = "gatherBackward";
+  checkDims(op, dims, ["S", "N"]);
+  const { S, N } = dims;
+  assertSize(op, "dOut", dOut, S);
+  assertSize(op, "dX", dX, N);
+  checkSegments(op, offsets, S);
+  assertDType(op, "targets", targets, "u32");
+  assertSize(op, "targets", targets, S);
+  const wg = wgSize(batch.gpu);
+  const pipe = batch.gpu.pipeline("gather_bwd", pickBackwardWgsl("gather"), { WG: wg });
+  batch.dispatch(
+    pipe,
+    [dOut, offsets, targets, dX],
+    packParams([S, N]),
+    launch1d(N, wg),
+  );
+}
+
+/** Sizes and options of {@linkcode nllLossForward} and {@linkcode nllLossBackward}. */
+export interface NllDims {
+  /** Number of segments; the loss is the mean over them. Must be at least 1. */
+  S: number;
+  /** Number of scores (offsets[S]); needed by the backward, defaults to `logp.size`. */
+  N?: number;
+  /** Optional f32 (S) per-segment weights (e.g. advantages); default 1 each. */
+  weights?: Tensor;
+}
+
+const NLL_FWD_WGSL = (weighted: boolean) =>
+  /* wgsl */ `${HEADER}
+struct Params { S: u32, N: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logp: array<f32>;        // (N)
+@group(0) @binding(2) var<storage, read> offsets: array<u32>;     // (S+1)
+@group(0) @binding(3) var<storage, read> targets: array<u32>;     // (S)
+@group(0) @binding(4) var<storage, read_write> loss: array<f32>;  // (1)
+${weighted ? "@group(0) @binding(5) var<storage, read> weights: array<f32>; // (S)" : ""}
+var<workgroup> part: array<f32, WG>;
+
+// One workgroup: serial partial sums per invocation, then a tree in a fixed order, so the loss
+// is bit-identical run to run.
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var acc = 0.0;
+  for (var s = lid; s < p.S; s += WG) {
+    let a = offsets[s];
+    let b = min(offsets[s + 1u], p.N);
+    let t = targets[s];
+    var v = nanF32();
+    if (t < b - min(a, b)) { v = logp[a + t]; }
+    acc += ${weighted ? "weights[s] * v" : "v"};
+  }
+  part[lid] = acc;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k = k / 2u) {
+    if (lid < k) { part[lid] += part[lid + k]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { loss[0] = -part[0] / f32(p.S); }
+}`;
+
+function nllChecks(op: string, logp: Tensor, offsets: Tensor, targets: Tensor, dims: NllDims) {
+  checkDims(op, { S: dims.S, N: dims.N ?? logp.size }, ["S", "N"]);
+  const S = dims.S, N = dims.N ?? logp.size;
+  if (S < 1) throw new GpuError(`${op}: S = ${S}; the mean over segments needs S >= 1`);
+  checkSegments(op, offsets, S);
+  assertDType(op, "targets", targets, "u32");
+  assertSize(op, "targets", targets, S);
+  if (dims.weights) {
+    assertDType(op, "weights", dims.weights, "f32");
+    assertSize(op, "weights", dims.weights, S);
+  }
+  return { S, N };
+}
+
+/**
+ * Records loss (1) = -(1/S) sum_s weight[s] * logp[offsets[s] + targets[s]]: the negative
+ * log-likelihood of the chosen action of each state, given log-probabilities from
+ * {@linkcode segmentLogSoftmaxForward}. NaN when a target is outside its segment.
+ *
+ * Shapes: logp (N), offsets u32 (S+1), targets u32 (S), loss (1), weights f32 (S) optional.
+ *
+ * @example
+ * ```ts
+ * segmentLogSoftmaxForward(batch, logp, scores, offsets, { S, N });
+ * nllLossForward(batch, loss, logp, offsets, targets, { S });
+ * ```
+ */
+export function nllLossForward(
+  batch: Batch,
+  loss: Tensor,
+  logp: Tensor,
+  offsets: Tensor,
+  targets: Tensor,
+  dims: NllDims,
+): void {
+  const op = "nllLossForward";
+  const { S, N } = nllChecks(op, logp, offsets, targets, dims);
+  assertSize(op, "logp", logp, N);
+  assertSize(op, "loss", loss, 1);
+  const weighted = dims.weights !== undefined;
+  const wg = batch.gpu.isSoftware ? 64 : 256;
+  const name = weighted ? "nll_loss_fwd_weighted" : "nll_loss_fwd";
+  const pipe = batch.gpu.pipeline(name, NLL_FWD_WGSL(weighted), { WG: wg });
+  const bufs = [logp, offsets, targets, loss, ...(dims.weights ? [dims.weights] : [])];
+  batch.dispatch(pipe, bufs, packParams([S, N]), [1]);
+}
+
+/**
+ * Records the backward of {@linkcode nllLossForward}: dLogp (N) is zero except the picked
+ * element of each segment, which gets -dLoss * weight[s] / S (assigns all N elements).
+ *
+ * Shapes: dLoss (1) on the GPU (1 for the loss itself), offsets u32 (S+1), targets u32 (S),
+ * dLogp (N), weights f32 (S) optional.
+ */
+export function nllLossBackward(
+  batch: Batch,
+  dLogp: Tensor,
+  dLoss: Tensor,
+  offsets: Tensor,
+  targets: Tensor,
+  dims: NllDims,
+): void {
+  const op = "nllLossBackward";
+  const { S, N } = nllChecks(op, dLogp, offsets, targets, dims);
+  assertSize(op, "dLogp", dLogp, N);
+  assertSize(op, "dLoss", dLoss, 1);
+  const kind = dims.weights ? "nll_weighted" : "nll";
+  const wg = wgSize(batch.gpu);
+  const pipe = batch.gpu.pipeline(`${kind}_loss_bwd`, pickBackwardWgsl(kind), { WG: wg });
+  const bufs = [dLoss, offsets, targets, dLogp, ...(dims.weights ? [dims.weights] : [])];
+  batch.dispatch(pipe, bufs, packParams([S, N]), launch1d(N, wg));
+}
