@@ -1,0 +1,413 @@
+/**
+ * Reductions for training: sum and mean of a vector, row max with argmax (and its backward), the
+ * global L2 norm over many buffers (all parameter gradients), clipping by that norm, and an
+ * on-GPU non-finite check. Results stay on the GPU: nothing here reads back.
+ *
+ * Math and gradient rules:
+ * - sum = sum_i x_i, mean = sum / n (NaN for n = 0, as torch).
+ * - row max over x (N, L): out[r] = max_l x[r, l], argmax[r] = its first index (ties go to the
+ *   first, as torch.max; a NaN wins); dX[r, l] = dOut[r] if l == argmax[r] else 0 (assigns dX).
+ * - global norm = sqrt(sum over tensors, elements of g^2).
+ * - clip: g *= min(1, maxNorm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_.
+ *
+ * WGSL has no float atomics, so every sum is deterministic: each workgroup of a first pass sums a
+ * fixed slice (serial per-invocation partial sums over many elements, then a tree over the
+ * workgroup) into a partials buffer, and one workgroup sums the partials in order. Serial partial
+ * sums keep the number of barriers small, which matters on llvmpipe where barriers are
+ * expensive. The global norm dispatches once per tensor into its own run of partials, because a
+ * shader stage can bind only a few storage buffers (maxStorageBuffersPerShaderStage).
+ *
+ * @module
+ */
+
+import { type Batch, type Bindable, type Gpu, GpuError, packParams } from "./device.ts";
+import { assertDType, assertSize, shapeText, type Tensor } from "./tensor.ts";
+
+/** Elements one first-pass workgroup sums at least (fewer workgroups for small inputs). */
+const PARTIAL_ELEMS = 16384;
+/** Most partial sums of one input: the final pass stays a single small workgroup. */
+const MAX_PARTIALS = 256;
+
+/** Number of partial sums a reduction writes for an input of `n` elements (at least 1). */
+export function partialCount(n: number): number {
+  return Math.max(1, Math.min(MAX_PARTIALS, Math.ceil(n / PARTIAL_ELEMS)));
+}
+
+/**
+ * Elements of the f32 scratch tensor {@linkcode globalNormForward} needs for these tensors: the
+ * sum of their {@linkcode partialCount}s.
+ */
+export function globalNormScratchSize(tensors: readonly { size: number }[]): number {
+  return tensors.reduce((acc, t) => acc + partialCount(t.size), 0);
+}
+
+function reduceWg(gpu: Gpu): number {
+  return gpu.isSoftware ? 64 : 256;
+}
+
+/** Workgroups of a grid-stride elementwise kernel: enough to fill the device, capped. */
+function strideGroups(gpu: Gpu, n: number, wg: number): number {
+  return Math.min(Math.ceil(n / wg), gpu.isSoftware ? 256 : 8192);
+}
+
+const TREE = /* wgsl */ `
+  part[lid] = acc;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k = k / 2u) {
+    if (lid < k) { part[lid] += part[lid + k]; }
+    workgroupBarrier();
+  }`;
+
+/** First pass: partials[base + w] = sum over workgroup w's grid-stride slice of map(x). */
+const partialsWgsl = (square: boolean) => /* wgsl */ `
+override WG: u32 = 256;
+struct Params { n: u32, base: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;               // (n)
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // (base + groups)
+var<workgroup> part: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let stride = nwg.x * WG;
+  var acc = 0.0;
+  for (var i = wid.x * WG + lid; i < p.n; i += stride) {
+    let v = x[i];
+    acc += ${square ? "v * v" : "v"};
+  }
+  ${TREE}
+  if (lid == 0u) { partials[p.base + wid.x] = part[0]; }
+}`;
+
+/** Final pass: out[0] = sqrt(total) or total * scale, total = sum of the m partials in order. */
+const FINAL_WGSL = /* wgsl */ `
+override WG: u32 = 256;
+override SQRT: u32 = 0;
+struct Params { m: u32, scale: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> partials: array<f32>;   // (m)
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;  // (1)
+var<workgroup> part: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var acc = 0.0;
+  for (var i = lid; i < p.m; i += WG) { acc += partials[i]; }
+  ${TREE}
+  if (lid == 0u) {
+    if (SQRT == 1u) { out[0] = sqrt(part[0]); } else { out[0] = part[0] * p.scale; }
+  }
+}`;
+
+function recordPartials(
+  batch: Batch,
+  partials: Bindable,
+  base: number,
+  x: Tensor,
+  n: number,
+  square: boolean,
+): number {
+  const count = partialCount(n);
+  const wg = reduceWg(batch.gpu);
+  const name = square ? "reduce_partials_sumsq" : "reduce_partials_sum";
+  const pipe = batch.gpu.pipeline(name, partialsWgsl(square), { WG: wg });
+  batch.dispatch(pipe, [x, partials], packParams([n, base]), [count]);
+  return count;
+}
+
+/** Records out[0] = sqrt(total) when `sqrt`, else total * scale. */
+function recordFinal(
+  batch: Batch,
+  out: Tensor,
+  partials: Bindable,
+  m: number,
+  sqrt: boolean,
+  scale = 1,
+): void {
+  const wg = reduceWg(batch.gpu);
+  const pipe = batch.gpu.pipeline("reduce_final", FINAL_WGSL, { WG: wg, SQRT: sqrt ? 1 : 0 });
+  batch.dispatch(pipe, [partials, out], packParams([m, { f32: scale }]), [1]);
+}
+
+// The partials of sum and mean live in one small buffer per device: dispatches in a batch run in
+// order, so reusing it between reductions is safe.
+const sumScratch = new WeakMap<Gpu, GPUBuffer>();
+function scratchOf(gpu: Gpu): GPUBuffer {
+  let b = sumScratch.get(gpu);
+  if (!b) {
+    b = gpu.createBuffer(MAX_PARTIALS * 4, "reduce partials");
+    sumScratch.set(gpu, b);
+  }
+  return b;
+}
+
+function checkCount(op: string, n: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) {
+    throw new GpuError(`${op}: n = ${n} is not a non-negative integer`);
+  }
+}
+
+/**
+ * Records out[0] = sum of the first `n` elements of x (default all), deterministically.
+ *
+ * Shapes: x (n), out (1).
+ *
+ * @example
+ * ```ts
+ * sumForward(batch, total, x);
+ * ```
+ */
+export function sumForward(batch: Batch, out: Tensor, x: Tensor, n: number = x.size): void {
+  checkCount("sumForward", n);
+  assertSize("sumForward", "x", x, n);
+  assertSize("sumForward", "out", out, 1);
+  const scratch = scratchOf(batch.gpu);
+  const m = recordPartials(batch, scratch, 0, x, n, false);
+  recordFinal(batch, out, scratch, m, false);
+}
+
+/** Records out[0] = mean of the first `n` elements of x (default all); NaN when n is 0. */
+export function meanForward(batch: Batch, out: Tensor, x: Tensor, n: number = x.size): void {
+  checkCount("meanForward", n);
+  assertSize("meanForward", "x", x, n);
+  assertSize("meanForward", "out", out, 1);
+  const scratch = scratchOf(batch.gpu);
+  const m = recordPartials(batch, scratch, 0, x, n, false);
+  recordFinal(batch, out, scratch, m, false, 1 / n);
+}
+
+/** Sizes of {@linkcode rowMaxForward}: N rows of L elements. */
+export interface RowMaxDims {
+  /** Rows. */
+  N: number;
+  /** Elements per row. */
+  L: number;
+}
+
+const ROW_MAX_FWD_WGSL = /* wgsl */ `
+override WG: u32 = 64;
+struct Params { N: u32, L: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;             // (N, L)
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;     // (N)
+@group(0) @binding(3) var<storage, read_write> argmax: array<u32>;  // (N)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = gid.x + gid.y * nwg.x * WG;
+  if (r >= p.N) { return; }
+  var best = -3.402823e38;
+  var arg = 0u;
+  for (var l = 0u; l < p.L; l++) {
+    let v = x[r * p.L + l];
+    // NaN tested on the bits: compilers may assume float comparisons never see NaN.
+    if ((bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) { best = v; arg = l; break; }
+    // Strict > keeps the first index of ties; l == 0 takes the first element even if -inf.
+    if (v > best || l == 0u) { best = v; arg = l; }
+  }
+  out[r] = best;
+  argmax[r] = arg;
+}`;
+
+const ROW_MAX_BWD_WGSL = /* wgsl */ `
+override WG: u32 = 256;
+struct Params { N: u32, L: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;      // (N)
+@group(0) @binding(2) var<storage, read> argmax: array<u32>;    // (N)
+@group(0) @binding(3) var<storage, read_write> dX: array<f32>;  // (N, L)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let total = p.N * p.L;
+  for (var i = wid.x * WG + lid; i < total; i += nwg.x * WG) {
+    let r = i / p.L;
+    var g = 0.0;
+    if (i - r * p.L == argmax[r]) { g = dOut[r]; }
+    dX[i] = g;
+  }
+}`;
+
+function checkRowMax(op: string, dims: RowMaxDims): void {
+  for (const k of ["N", "L"] as const) {
+    const v = dims[k];
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) {
+      throw new GpuError(`${op}: size ${k} = ${v} is not a non-negative integer`);
+    }
+  }
+  if (dims.L === 0 && dims.N > 0) throw new GpuError(`${op}: rows of L = 0 have no max`);
+}
+
+/**
+ * Records the max of each row of x (N, L) and its first index (ties: first, as torch.max).
+ *
+ * Shapes: x (N, L), out (N), argmax u32 (N).
+ */
+export function rowMaxForward(
+  batch: Batch,
+  out: Tensor,
+  argmax: Tensor,
+  x: Tensor,
+  dims: RowMaxDims,
+): void {
+  const op = "rowMaxForward";
+  checkRowMax(op, dims);
+  const { N, L } = dims;
+  assertSize(op, "x", x, N * L);
+  assertSize(op, "out", out, N);
+  assertDType(op, "argmax", argmax, "u32");
+  assertSize(op, "argmax", argmax, N);
+  const wg = 64;
+  const pipe = batch.gpu.pipeline("row_max_fwd", ROW_MAX_FWD_WGSL, { WG: wg });
+  const groups = Math.ceil(N / wg);
+  const y = Math.max(1, Math.ceil(groups / 65535));
+  batch.dispatch(pipe, [x, out, argmax], packParams([N, L]), [Math.ceil(groups / y), y]);
+}
+
+/**
+ * Records dX (N, L) = dOut[r] at each row's argmax and 0 elsewhere (assigns dX).
+ *
+ * Shapes: dOut (N), argmax u32 (N) from {@linkcode rowMaxForward}, dX (N, L).
+ */
+export function rowMaxBackward(
+  batch: Batch,
+  dX: Tensor,
+  dOut: Tensor,
+  argmax: Tensor,
+  dims: RowMaxDims,
+): void {
+  const op = "rowMaxBackward";
+  checkRowMax(op, dims);
+  const { N, L } = dims;
+  assertSize(op, "dOut", dOut, N);
+  assertDType(op, "argmax", argmax, "u32");
+  assertSize(op, "argmax", argmax, N);
+  assertSize(op, "dX", dX, N * L);
+  const wg = 256;
+  const pipe = batch.gpu.pipeline("row_max_bwd", ROW_MAX_BWD_WGSL, { WG: wg });
+  const groups = strideGroups(batch.gpu, N * L, wg);
+  batch.dispatch(pipe, [dOut, argmax, dX], packParams([N, L]), [groups]);
+}
+
+function checkTensors(op: string, tensors: readonly Tensor[]): void {
+  if (tensors.length === 0) throw new GpuError(`${op}: no tensors given`);
+  for (const [i, t] of tensors.entries()) {
+    if (t.dtype !== "f32") {
+      throw new GpuError(`${op}: tensor ${i} '${t.label}' ${shapeText(t.shape)} is ${t.dtype}`);
+    }
+  }
+}
+
+/**
+ * Records out[0] = sqrt(sum of squares of all elements of all tensors), the global L2 norm of
+ * torch.nn.utils.clip_grad_norm_. Deterministic: one dispatch per tensor writes its partial sums
+ * into `scratch`, then one workgroup sums all partials in order. The norm stays on the GPU.
+ *
+ * Shapes: out (1), scratch f32 of at least {@linkcode globalNormScratchSize}(tensors) elements.
+ *
+ * @example
+ * ```ts
+ * const grads = params.map((p) => p.grad);
+ * const scratch = tensor(gpu, [globalNormScratchSize(grads)], "norm partials");
+ * globalNormForward(batch, norm, scratch, grads);
+ * clipByGlobalNorm(batch, grads, norm, 1.0);
+ * ```
+ */
+export function globalNormForward(
+  batch: Batch,
+  out: Tensor,
+  scratch: Tensor,
+  tensors: readonly Tensor[],
+): void {
+  const op = "globalNormForward";
+  checkTensors(op, tensors);
+  assertSize(op, "out", out, 1);
+  assertDType(op, "scratch", scratch, "f32");
+  assertSize(op, "scratch", scratch, globalNormScratchSize(tensors));
+  let base = 0;
+  for (const t of tensors) base += recordPartials(batch, scratch, base, t, t.size, true);
+  recordFinal(batch, out, scratch, base, true);
+}
+
+const CLIP_WGSL = /* wgsl */ `
+override WG: u32 = 256;
+struct Params { n: u32, maxNorm: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> norm: array<f32>;     // (1)
+@group(0) @binding(2) var<storage, read_write> g: array<f32>;  // (n)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  // As torch: clip_coef = max_norm / (total_norm + 1e-6), clamped to at most 1, always applied.
+  let coef = min(1.0, p.maxNorm / (norm[0] + 1e-6));
+  for (var i = wid.x * WG + lid; i < p.n; i += nwg.x * WG) { g[i] = g[i] * coef; }
+}`;
+
+/**
+ * Records the scaling of every tensor by min(1, maxNorm / (norm + 1e-6)), as
+ * torch.nn.utils.clip_grad_norm_, reading the norm on the GPU (no read-back).
+ *
+ * Shapes: norm (1) from {@linkcode globalNormForward}; tensors any f32.
+ */
+export function clipByGlobalNorm(
+  batch: Batch,
+  tensors: readonly Tensor[],
+  norm: Tensor,
+  maxNorm: number,
+): void {
+  const op = "clipByGlobalNorm";
+  checkTensors(op, tensors);
+  assertSize(op, "norm", norm, 1);
+  if (!(maxNorm > 0) || !Number.isFinite(maxNorm)) {
+    throw new GpuError(`${op}: maxNorm = ${maxNorm} must be a positive finite number`);
+  }
+  const wg = 256;
+  const pipe = batch.gpu.pipeline("clip_by_global_norm", CLIP_WGSL, { WG: wg });
+  for (const t of tensors) {
+    const groups = strideGroups(batch.gpu, t.size, wg);
+    batch.dispatch(pipe, [norm, t], packParams([t.size, { f32: maxNorm }]), [groups]);
+  }
+}
+
+const NON_FINITE_WGSL = /* wgsl */ `
+override WG: u32 = 256;
+struct Params { n: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;                 // (n)
+@group(0) @binding(2) var<storage, read_write> flag: array<atomic<u32>>;  // (1)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  // Tested on the exponent bits: WGSL compilers may assume floats are never NaN or infinite,
+  // so isNan-style comparisons could be folded away.
+  var bad = false;
+  for (var i = wid.x * WG + lid; i < p.n; i += nwg.x * WG) {
+    bad = bad || (bitcast<u32>(x[i]) & 0x7f800000u) == 0x7f800000u;
+  }
+  if (bad) { atomicOr(&flag[0], 1u); }
+}`;
+
+/**
+ * Records flag[0] |= 1 when any element of `tensors` is NaN or ±Infinity. The flag is sticky
+ * (never cleared here), so one flag can cover a whole run of steps: training reads it back only
+ * when it logs, then clears it with `batch.clear(flag)`. Passing just the global norm (1
+ * element) is a cheap check of all gradients at once: it is non-finite when any gradient is (or
+ * when their squares overflow).
+ *
+ * Shapes: flag u32 (1); tensors any f32.
+ */
+export function nonFiniteFlag(batch: Batch, flag: Tensor, tensors: readonly Tensor[]): void {
+  const op = "nonFiniteFlag";
+  checkTensors(op, tensors);
+  assertDType(op, "flag", flag, "u32");
+  assertSize(op, "flag", flag, 1);
+  const wg = 256;
+  const pipe = batch.gpu.pipeline("non_finite_flag", NON_FINITE_WGSL, { WG: wg });
+  for (const t of tensors) {
+    batch.dispatch(pipe, [t, flag], packParams([t.size]), [strideGroups(batch.gpu, t.size, wg)]);
+  }
+}
