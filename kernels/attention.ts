@@ -1,0 +1,315 @@
+/**
+ * Multi-head scaled dot-product attention with an additive padding mask and dropout on the
+ * probabilities, as Hugging Face BERT's self-attention computes it after its Q, K, V projections:
+ *   S[b,h,i,j]   = q[b,i,h]·k[b,j,h]/√D + mask[b,j]
+ *   P[b,h,i,:]   = softmax(S[b,h,i,:])                      (saved in probs)
+ *   out[b,i,h]   = Σ_j dropout(P)[b,h,i,j]·v[b,j,h]
+ * where q[b,i,h] is the D channels h·D..h·D+D-1 of token i (HF's head-interleaved layout).
+ * Gradients (assigned): with Pd = dropout(P) and keep/(1-p) the dropout factor,
+ *   dV = Pdᵀ·dOut,  dP = (dOut·Vᵀ)·keep/(1-p),  dS = P·(dP - Σ_j P·dP),
+ *   dQ = dS·K/√D,   dK = dSᵀ·Q/√D.
+ * The dropout mask is regenerated from (seed, index into probs) in the backward.
+ *
+ * Built from two self-contained kernels: a strided batched matmul (one 4×4 output block per
+ * invocation, no workgroup memory, so no barriers on CPU rasterisers), used for all five
+ * products with transposes expressed as strides and dropout applied while loading A, and row
+ * kernels for the softmax (shared with softmax.ts) and its backward.
+ *
+ * Shapes: q, k, v, out, dQ, dK, dV, dOut (B, T, C) with C = H·D; mask (B, T), 0 to keep and a
+ * large negative value (e.g. -10000) to pad; probs and scratch (B, H, T, T).
+ *
+ * @module
+ */
+
+import { type Batch, f32, GpuError, packParams } from "./device.ts";
+import { assertSize, shapeText, type Tensor } from "./tensor.ts";
+import { dropoutParams, WGSL_DROPOUT } from "./dropout.ts";
+import { rowLaunch, softmaxForward, WGSL_ROW_REDUCE } from "./softmax.ts";
+
+const GEMM_WGSL = /* wgsl */ `
+override WG_X: u32 = 8;
+override WG_Y: u32 = 8;
+override DROPOUT: bool = false;
+struct Params {
+  M: u32, N: u32, K: u32, H: u32,
+  aB: u32, aH: u32, aM: u32, aK: u32,
+  bB: u32, bH: u32, bK: u32, bN: u32,
+  oB: u32, oH: u32, oM: u32, oN: u32,
+  alpha: f32, threshold: u32, seedHash: u32, dscale: f32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${WGSL_DROPOUT}
+
+fn loadA(idx: u32) -> f32 {
+  if (DROPOUT) {
+    return select(0.0, a[idx] * p.dscale, dropoutKeep(p.seedHash, idx, p.threshold));
+  }
+  return a[idx];
+}
+
+// out[z](m, n) = alpha·Σ_k A[z](m, k)·B[z](k, n), z = bb·H + h; each invocation a 4×4 block.
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let z = wid.z;
+  let bb = z / p.H;
+  let h = z - bb * p.H;
+  let m0 = gid.y * 4u;
+  let n0 = gid.x * 4u;
+  if (m0 >= p.M || n0 >= p.N) { return; }
+  let aBase = bb * p.aB + h * p.aH;
+  let bBase = bb * p.bB + h * p.bH;
+  // Rows and columns past the edge are clamped (valid reads) and not written.
+  var aRow: array<u32, 4>;
+  var bCol: array<u32, 4>;
+  for (var t = 0u; t < 4u; t++) {
+    aRow[t] = aBase + min(m0 + t, p.M - 1u) * p.aM;
+    bCol[t] = bBase + min(n0 + t, p.N - 1u) * p.bN;
+  }
+  var acc: array<vec4f, 4>;
+  for (var k = 0u; k < p.K; k++) {
+    let bv = vec4f(b[bCol[0] + k * p.bK], b[bCol[1] + k * p.bK], b[bCol[2] + k * p.bK],
+                   b[bCol[3] + k * p.bK]);
+    for (var t = 0u; t < 4u; t++) { acc[t] += loadA(aRow[t] + k * p.aK) * bv; }
+  }
+  let oBase = bb * p.oB + h * p.oH;
+  for (var t = 0u; t < 4u; t++) {
+    if (m0 + t < p.M) {
+      for (var u = 0u; u < 4u; u++) {
+        if (n0 + u < p.N) { out[oBase + (m0 + t) * p.oM + (n0 + u) * p.oN] = p.alpha * acc[t][u]; }
+      }
+    }
+  }
+}`;
+
+// scratch holds dOut·Vᵀ on entry and dS/√D on exit, row by row in place (each lane writes only
+// the elements it read, after the row's reduction).
+const DSCORES_WGSL = /* wgsl */ `
+${WGSL_ROW_REDUCE}
+override DROPOUT: bool = false;
+struct Params { N: u32, L: u32, scale: f32, threshold: u32, seedHash: u32, dscale: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> probs: array<f32>;
+@group(0) @binding(2) var<storage, read_write> scratch: array<f32>;
+${WGSL_DROPOUT}
+
+fn dP(idx: u32) -> f32 {
+  if (DROPOUT) {
+    return select(0.0, scratch[idx] * p.dscale, dropoutKeep(p.seedHash, idx, p.threshold));
+  }
+  return scratch[idx];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let wgIndex = wid.x + wid.y * nwg.x;
+  let lane = lid % LANES;
+  let row = wgIndex * (WG / LANES) + lid / LANES;
+  let r = min(row, p.N - 1u);
+  let o = r * p.L;
+  var d = 0.0;
+  for (var j = lane; j < p.L; j += LANES) { d += probs[o + j] * dP(o + j); }
+  d = rowSum(d, lid);
+  if (row < p.N) {
+    for (var j = lane; j < p.L; j += LANES) {
+      scratch[o + j] = probs[o + j] * (dP(o + j) - d) * p.scale;
+    }
+  }
+}`;
+
+/** Sizes of an attention call: B sequences of T tokens, H heads of width D; optional dropout. */
+export interface AttentionDims {
+  B: number;
+  T: number;
+  H: number;
+  D: number;
+  /** Dropout probability on the attention probabilities (default 0: none). */
+  dropoutP?: number;
+  /** Seed of the dropout mask; the backward must get the same one. */
+  seed?: number;
+}
+
+/** Elements (f32) of the scratch tensor {@linkcode attentionBackward} needs: B·H·T·T. */
+export function attentionScratchSize(dims: AttentionDims): number {
+  return dims.B * dims.H * dims.T * dims.T;
+}
+
+interface Strides {
+  b: number;
+  h: number;
+  r: number; // row (m for A and out, k for B)
+  c: number; // column (k for A, n for B and out)
+}
+
+function gemm(
+  batch: Batch,
+  out: Tensor,
+  a: Tensor,
+  b: Tensor,
+  d: { Z: number; H: number; M: number; N: number; K: number },
+  sa: Strides,
+  sb: Strides,
+  so: Strides,
+  alpha: number,
+  dropout: [number, number, number] | null,
+): void {
+  const pipe = batch.gpu.pipeline("attention_gemm", GEMM_WGSL, {
+    WG_X: 8,
+    WG_Y: 8,
+    DROPOUT: dropout ? 1 : 0,
+  });
+  const [thr, seedHash, dscale] = dropout ?? [0, 0, 1];
+  const params = packParams([
+    d.M,
+    d.N,
+    d.K,
+    d.H,
+    sa.b,
+    sa.h,
+    sa.r,
+    sa.c,
+    sb.b,
+    sb.h,
+    sb.r,
+    sb.c,
+    so.b,
+    so.h,
+    so.r,
+    so.c,
+    f32(alpha),
+    thr,
+    seedHash,
+    f32(dscale),
+  ]);
+  const groups = [Math.ceil(d.N / 32), Math.ceil(d.M / 32), d.Z];
+  if (groups[2] > 65535) {
+    throw new GpuError(`attention: B·H = ${d.Z} is over the 65535 workgroups of one dispatch`);
+  }
+  batch.dispatch(pipe, [a, b, out], params, groups);
+}
+
+function checkDims(op: string, dims: AttentionDims): [number, number, number, number, number] {
+  const { B, T, H, D } = dims;
+  for (const [k, v] of Object.entries({ B, T, H, D })) {
+    if (!Number.isInteger(v) || v < 0) throw new GpuError(`${op}: ${k} = ${v} is not a size`);
+  }
+  return [B, T, H, D, H * D];
+}
+
+function dropoutOf(op: string, dims: AttentionDims): [number, number, number] | null {
+  const p = dims.dropoutP ?? 0;
+  const params = dropoutParams(op, p, dims.seed ?? 0);
+  return p > 0 ? params : null;
+}
+
+function noAlias(op: string, outs: [string, Tensor][], ins: [string, Tensor][]): void {
+  for (const [name, o] of outs) {
+    for (const [iname, t] of [...ins, ...outs]) {
+      if (t !== o && t.buffer === o.buffer) {
+        throw new GpuError(
+          `${op}: ${name} '${o.label}' ${shapeText(o.shape)} aliases ${iname} '${t.label}'`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Records out (B, T, C) = attention(q, k, v) with padding mask (B, T), saving the softmax
+ * probabilities (before dropout) in probs (B, H, T, T).
+ */
+export function attentionForward(
+  batch: Batch,
+  out: Tensor,
+  probs: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor,
+  dims: AttentionDims,
+): void {
+  const op = "attentionForward";
+  const [B, T, H, D, C] = checkDims(op, dims);
+  for (const [name, t] of [["out", out], ["q", q], ["k", k], ["v", v]] as const) {
+    assertSize(op, name, t, B * T * C);
+  }
+  assertSize(op, "mask", mask, B * T);
+  assertSize(op, "probs", probs, B * H * T * T);
+  const drop = dropoutOf(op, dims);
+  noAlias(op, [["out", out], ["probs", probs]], [["q", q], ["k", k], ["v", v], ["mask", mask]]);
+  if (B * H * T * D === 0) return;
+  const Z = B * H, TT = T * T;
+  const tok: Strides = { b: T * C, h: D, r: C, c: 1 }; // (B, T, C) as rows of head h
+  const tokT: Strides = { b: T * C, h: D, r: 1, c: C }; // its transpose (D × T)
+  const pr: Strides = { b: H * TT, h: TT, r: T, c: 1 }; // (B, H, T, T)
+  gemm(batch, probs, q, k, { Z, H, M: T, N: T, K: D }, tok, tokT, pr, 1 / Math.sqrt(D), null);
+  softmaxForward(batch, probs, probs, { N: Z * T, L: T, mask, maskRowsPer: H * T });
+  gemm(batch, out, probs, v, { Z, H, M: T, N: D, K: T }, pr, tok, tok, 1, drop);
+}
+
+/**
+ * Records dQ, dK, dV (B, T, C) (assigned) of {@linkcode attentionForward} from dOut and the saved
+ * probs; scratch holds {@linkcode attentionScratchSize} elements. Same dropoutP and seed as the
+ * forward.
+ */
+export function attentionBackward(
+  batch: Batch,
+  dQ: Tensor,
+  dK: Tensor,
+  dV: Tensor,
+  dOut: Tensor,
+  probs: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  scratch: Tensor,
+  dims: AttentionDims,
+): void {
+  const op = "attentionBackward";
+  const [B, T, H, D, C] = checkDims(op, dims);
+  for (
+    const [name, t] of [["dQ", dQ], ["dK", dK], ["dV", dV], ["dOut", dOut], ["q", q], ["k", k], [
+      "v",
+      v,
+    ]] as const
+  ) {
+    assertSize(op, name, t, B * T * C);
+  }
+  assertSize(op, "probs", probs, B * H * T * T);
+  assertSize(op, "scratch", scratch, attentionScratchSize(dims));
+  const drop = dropoutOf(op, dims);
+  noAlias(op, [["dQ", dQ], ["dK", dK], ["dV", dV], ["scratch", scratch]], [
+    ["dOut", dOut],
+    ["probs", probs],
+    ["q", q],
+    ["k", k],
+    ["v", v],
+  ]);
+  if (B * H * T * D === 0) return;
+  const Z = B * H, TT = T * T;
+  const tok: Strides = { b: T * C, h: D, r: C, c: 1 };
+  const tokT: Strides = { b: T * C, h: D, r: 1, c: C };
+  const pr: Strides = { b: H * TT, h: TT, r: T, c: 1 };
+  const prT: Strides = { b: H * TT, h: TT, r: 1, c: T };
+  // dP before dropout: scratch = dOut·Vᵀ (B, H, T, T).
+  gemm(batch, scratch, dOut, v, { Z, H, M: T, N: T, K: D }, tok, tokT, pr, 1, null);
+  // scratch = P·(dP - Σ P·dP)/√D, dropout applied to dP on the way.
+  const shape = rowLaunch(batch.gpu, Z * T, T);
+  const pipe = batch.gpu.pipeline("attention_dscores", DSCORES_WGSL, {
+    ...shape.constants,
+    DROPOUT: drop ? 1 : 0,
+  });
+  const [thr, seedHash, dscale] = drop ?? [0, 0, 1];
+  batch.dispatch(
+    pipe,
+    [probs, scratch],
+    packParams([Z * T, T, f32(1 / Math.sqrt(D)), thr, seedHash, f32(dscale)]),
+    shape.workgroups,
+  );
+  gemm(batch, dQ, scratch, k, { Z, H, M: T, N: D, K: T }, pr, tok, tok, 1, null);
+  gemm(batch, dK, scratch, q, { Z, H, M: T, N: D, K: T }, prT, tok, tok, 1, null);
+  gemm(batch, dV, probs, dOut, { Z, H, M: T, N: D, K: T }, prT, tok, tok, 1, drop);
+}

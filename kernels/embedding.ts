@@ -1,0 +1,294 @@
+/**
+ * BERT's embeddings: out[b, t, :] = wte[ids[b,t]] + wpe[t] + wtt[typeIds[b,t]] (positions are
+ * 0..T-1 in every sequence). An id out of range (>= V or a type >= the rows of wtt) writes NaN, so a
+ * bad tokenizer output cannot pass silently.
+ *
+ * Gradients (accumulated into all three tables):
+ *   dWte[v] += Σ_{r: ids[r] = v} dOut[r],  dWpe[t] += Σ_b dOut[b, t],  dWtt[k] += Σ_{r: type = k} dOut[r].
+ * WGSL has no float atomics, and the result must not depend on scheduling, so dWte is gathered by
+ * row: pass 1 links every position to the next position holding the same id, pass 2 marks which
+ * positions have a predecessor, pass 3 lets the first position of each id walk its chain in
+ * increasing position order, one invocation per channel. dWpe and dWtt are per-column sums.
+ * The link scratch (2·B·T u32) is kept per device and grows when needed.
+ *
+ * Shapes: ids, typeIds (B, T) u32; wte, dWte (V, C); wpe, dWpe (P, C) with P >= T; wtt, dWtt
+ * (K, C); out, dOut (B·T, C).
+ *
+ * @module
+ */
+
+import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { assertDType, assertSize, shapeText, type Tensor } from "./tensor.ts";
+
+const EMBEDDING_FORWARD_WGSL = /* wgsl */ `
+override WG: u32 = 256;
+struct Params { N: u32, T: u32, C: u32, V: u32, P: u32, K: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> ids: array<u32>;
+@group(0) @binding(2) var<storage, read> typeIds: array<u32>;
+@group(0) @binding(3) var<storage, read> wte: array<f32>;
+@group(0) @binding(4) var<storage, read> wpe: array<f32>;
+@group(0) @binding(5) var<storage, read> wtt: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let i = (wgIndex * WG + lid) * 4u;
+  for (var k = 0u; k < 4u; k++) {
+    let j = i + k;
+    if (j >= p.N * p.C) { return; }
+    let r = j / p.C;
+    let c = j - r * p.C;
+    let id = ids[r];
+    let ty = typeIds[r];
+    if (id >= p.V || ty >= p.K) {
+      out[j] = bitcast<f32>(0x7fc00000u | (id & 0u)); // NaN made at run time
+    } else {
+      out[j] = wte[id * p.C + c] + wpe[(r % p.T) * p.C + c] + wtt[ty * p.C + c];
+    }
+  }
+}`;
+
+const NONE = 0xffffffff;
+
+// links[i] = next position after i with the same id (or NONE); links[N + i] = 0 (no predecessor
+// yet). O(N) per position in the worst case (all ids distinct); N = B·T is a few thousand.
+const EMBEDDING_LINK_WGSL = /* wgsl */ `
+override WG: u32 = 64;
+struct Params { N: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> ids: array<u32>;
+@group(0) @binding(2) var<storage, read_write> links: array<u32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let i = wgIndex * WG + lid;
+  if (i >= p.N) { return; }
+  let id = ids[i];
+  var next = ${NONE}u;
+  for (var j = i + 1u; j < p.N; j++) {
+    if (ids[j] == id) { next = j; break; }
+  }
+  links[i] = next;
+  links[p.N + i] = 0u;
+}`;
+
+// Each position is the successor of at most one other, so these writes never collide.
+const EMBEDDING_MARK_WGSL = /* wgsl */ `
+override WG: u32 = 64;
+struct Params { N: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> links: array<u32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let i = wgIndex * WG + lid;
+  if (i >= p.N) { return; }
+  let next = links[i];
+  if (next != ${NONE}u) { links[p.N + next] = 1u; }
+}`;
+
+const EMBEDDING_WTE_WGSL = /* wgsl */ `
+override WG: u32 = 64;
+struct Params { N: u32, C: u32, V: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;
+@group(0) @binding(2) var<storage, read> ids: array<u32>;
+@group(0) @binding(3) var<storage, read> links: array<u32>;
+@group(0) @binding(4) var<storage, read_write> dWte: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let j = wgIndex * WG + lid;
+  if (j >= p.N * p.C) { return; }
+  let i = j / p.C;
+  let c = j - i * p.C;
+  let id = ids[i];
+  if (links[p.N + i] != 0u || id >= p.V) { return; }
+  var s = 0.0;
+  var r = i;
+  loop {
+    s += dOut[r * p.C + c];
+    r = links[r];
+    if (r == ${NONE}u) { break; }
+  }
+  dWte[id * p.C + c] += s;
+}`;
+
+const EMBEDDING_WPE_WGSL = /* wgsl */ `
+override WG: u32 = 64;
+struct Params { B: u32, T: u32, C: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dWpe: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let j = wgIndex * WG + lid;  // (t, c)
+  if (j >= p.T * p.C) { return; }
+  var s = 0.0;
+  for (var b = 0u; b < p.B; b++) { s += dOut[b * p.T * p.C + j]; }
+  dWpe[j] += s;
+}`;
+
+const EMBEDDING_WTT_WGSL = /* wgsl */ `
+override WG: u32 = 64;
+struct Params { N: u32, C: u32, K: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;
+@group(0) @binding(2) var<storage, read> typeIds: array<u32>;
+@group(0) @binding(3) var<storage, read_write> dWtt: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let j = wgIndex * WG + lid;  // (k, c)
+  if (j >= p.K * p.C) { return; }
+  let k = j / p.C;
+  let c = j - k * p.C;
+  var s = 0.0;
+  for (var r = 0u; r < p.N; r++) {
+    if (typeIds[r] == k) { s += dOut[r * p.C + c]; }
+  }
+  dWtt[j] += s;
+}`;
+
+/** Sizes of an embedding lookup: B sequences of T tokens, C channels. */
+export interface EmbeddingDims {
+  B: number;
+  T: number;
+  C: number;
+}
+
+function tableRows(op: string, name: string, t: Tensor, C: number): number {
+  if (t.shape.length !== 2 || t.shape[1] !== C) {
+    throw new GpuError(
+      `${op}: ${name} '${t.label}' has shape ${shapeText(t.shape)}, expected [rows, ${C}]`,
+    );
+  }
+  return t.shape[0];
+}
+
+function checkIds(op: string, ids: Tensor, typeIds: Tensor, N: number): void {
+  assertDType(op, "ids", ids, "u32");
+  assertDType(op, "typeIds", typeIds, "u32");
+  assertSize(op, "ids", ids, N);
+  assertSize(op, "typeIds", typeIds, N);
+}
+
+/** Records out (B·T, C) = wte[ids] + wpe[0..T-1] + wtt[typeIds]. */
+export function embeddingForward(
+  batch: Batch,
+  out: Tensor,
+  ids: Tensor,
+  typeIds: Tensor,
+  wte: Tensor,
+  wpe: Tensor,
+  wtt: Tensor,
+  dims: EmbeddingDims,
+): void {
+  const op = "embeddingForward", { B, T, C } = dims, N = B * T;
+  checkIds(op, ids, typeIds, N);
+  const V = tableRows(op, "wte", wte, C);
+  const P = tableRows(op, "wpe", wpe, C);
+  const K = tableRows(op, "wtt", wtt, C);
+  if (P < T) throw new GpuError(`${op}: wpe '${wpe.label}' has ${P} positions, T = ${T}`);
+  assertSize(op, "out", out, N * C);
+  for (const [name, t] of [["wte", wte], ["wpe", wpe], ["wtt", wtt]] as const) {
+    if (t.buffer === out.buffer) throw new GpuError(`${op}: out '${out.label}' aliases ${name}`);
+  }
+  const wg = 256;
+  const pipe = batch.gpu.pipeline("embedding_forward", EMBEDDING_FORWARD_WGSL, { WG: wg });
+  batch.dispatch(
+    pipe,
+    [ids, typeIds, wte, wpe, wtt, out],
+    packParams([N, T, C, V, P, K]),
+    grid(Math.ceil((N * C) / (4 * wg))),
+  );
+}
+
+const scratch = new WeakMap<Gpu, GPUBuffer>();
+
+function linkScratch(gpu: Gpu, N: number): GPUBuffer {
+  let buf = scratch.get(gpu);
+  // Never destroyed: a recorded batch may still hold the smaller one; it is freed when unused.
+  if (!buf || buf.size < 8 * N) {
+    buf = gpu.createBuffer(Math.max(8 * N, 4096), "embedding backward links");
+    scratch.set(gpu, buf);
+  }
+  return buf;
+}
+
+/**
+ * Records dWte, dWpe, dWtt += the gradients of {@linkcode embeddingForward} (accumulated,
+ * deterministic: every sum runs in a fixed order). `V` must equal the rows of dWte; ids >= V add
+ * nothing.
+ */
+export function embeddingBackward(
+  batch: Batch,
+  dWte: Tensor,
+  dWpe: Tensor,
+  dWtt: Tensor,
+  dOut: Tensor,
+  ids: Tensor,
+  typeIds: Tensor,
+  dims: EmbeddingDims & { V: number },
+): void {
+  const op = "embeddingBackward", { B, T, C, V } = dims, N = B * T;
+  checkIds(op, ids, typeIds, N);
+  if (tableRows(op, "dWte", dWte, C) !== V) {
+    throw new GpuError(`${op}: dWte '${dWte.label}' ${shapeText(dWte.shape)} has not V = ${V} rows`);
+  }
+  const P = tableRows(op, "dWpe", dWpe, C);
+  const K = tableRows(op, "dWtt", dWtt, C);
+  if (P < T) throw new GpuError(`${op}: dWpe '${dWpe.label}' has ${P} positions, T = ${T}`);
+  assertSize(op, "dOut", dOut, N * C);
+  for (const t of [dWte, dWpe, dWtt]) {
+    if (t.buffer === dOut.buffer) throw new GpuError(`${op}: '${t.label}' aliases dOut`);
+  }
+  if (N === 0 || C === 0) return;
+  const gpu = batch.gpu, wg = 64;
+  const links = linkScratch(gpu, N);
+  const rows = grid(Math.ceil(N / wg));
+  batch.dispatch(
+    gpu.pipeline("embedding_link", EMBEDDING_LINK_WGSL, { WG: wg }),
+    [ids, links],
+    packParams([N]),
+    rows,
+  );
+  batch.dispatch(
+    gpu.pipeline("embedding_mark", EMBEDDING_MARK_WGSL, { WG: wg }),
+    [links],
+    packParams([N]),
+    rows,
+  );
+  batch.dispatch(
+    gpu.pipeline("embedding_backward_wte", EMBEDDING_WTE_WGSL, { WG: wg }),
+    [dOut, ids, links, dWte],
+    packParams([N, C, V]),
+    grid(Math.ceil((N * C) / wg)),
+  );
+  batch.dispatch(
+    gpu.pipeline("embedding_backward_wpe", EMBEDDING_WPE_WGSL, { WG: wg }),
+    [dOut, dWpe],
+    packParams([B, T, C]),
+    grid(Math.ceil((T * C) / wg)),
+  );
+  batch.dispatch(
+    gpu.pipeline("embedding_backward_wtt", EMBEDDING_WTT_WGSL, { WG: wg }),
+    [dOut, typeIds, dWtt],
+    packParams([N, C, K]),
+    grid(Math.ceil((K * C) / wg)),
+  );
+}

@@ -1,0 +1,223 @@
+/**
+ * Layer normalisation over the last dimension of rows (N, C), as BERT applies it:
+ *   mean = Σ_c x/C,  rstd = 1/√(Σ_c (x - mean)²/C + eps),  xhat = (x - mean)·rstd,
+ *   out = xhat·gamma + beta.
+ * Gradients (g = dOut·gamma):
+ *   dX = rstd·(g - mean_c(g) - xhat·mean_c(g·xhat))   (assigned),
+ *   dGamma += Σ_rows dOut·xhat,  dBeta += Σ_rows dOut   (accumulated).
+ *
+ * Shapes: x, out, dX, dOut (N, C); gamma, beta, dGamma, dBeta (C); mean, rstd (N), saved by the
+ * forward. The row kernels use one invocation per row on CPU rasterisers and a workgroup per row
+ * on GPUs (see `rowLaunch`); dGamma and dBeta use one invocation per column summing the rows in
+ * order, so the backward is deterministic without float atomics.
+ *
+ * @module
+ */
+
+import { type Batch, f32, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { assertSize, shapeText, type Tensor } from "./tensor.ts";
+import { rowLaunch, WGSL_ROW_REDUCE } from "./softmax.ts";
+
+const LAYERNORM_FORWARD_WGSL = /* wgsl */ `
+${WGSL_ROW_REDUCE}
+struct Params { N: u32, C: u32, eps: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(6) var<storage, read_write> rstd: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let lane = lid % LANES;
+  let row = wgIndex * (WG / LANES) + lid / LANES;
+  // Rows past N redo the last row so that every invocation reaches the barriers.
+  let r = min(row, p.N - 1u);
+  let o = r * p.C;
+  let invC = 1.0 / f32(p.C);
+  var s = 0.0;
+  for (var c = lane; c < p.C; c += LANES) { s += x[o + c]; }
+  let m = rowSum(s, lid) * invC;
+  // Two passes (mean, then squared deviations): no cancellation for rows with a large mean.
+  var v = 0.0;
+  for (var c = lane; c < p.C; c += LANES) { let d = x[o + c] - m; v += d * d; }
+  let rs = 1.0 / sqrt(rowSum(v, lid) * invC + p.eps);
+  if (row < p.N) {
+    for (var c = lane; c < p.C; c += LANES) {
+      out[o + c] = (x[o + c] - m) * rs * gamma[c] + beta[c];
+    }
+    if (lane == 0u) { mean[r] = m; rstd[r] = rs; }
+  }
+}`;
+
+const LAYERNORM_BACKWARD_WGSL = /* wgsl */ `
+${WGSL_ROW_REDUCE}
+struct Params { N: u32, C: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read> rstd: array<f32>;
+@group(0) @binding(5) var<storage, read> gamma: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dX: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let lane = lid % LANES;
+  let row = wgIndex * (WG / LANES) + lid / LANES;
+  let r = min(row, p.N - 1u);
+  let o = r * p.C;
+  let m = mean[r];
+  let rs = rstd[r];
+  var gs = 0.0;
+  var gx = 0.0;
+  for (var c = lane; c < p.C; c += LANES) {
+    let g = dOut[o + c] * gamma[c];
+    gs += g;
+    gx += g * (x[o + c] - m) * rs;
+  }
+  let invC = 1.0 / f32(p.C);
+  let gMean = rowSum(gs, lid) * invC;
+  let gxMean = rowSum(gx, lid) * invC;
+  if (row < p.N) {
+    for (var c = lane; c < p.C; c += LANES) {
+      let xhat = (x[o + c] - m) * rs;
+      dX[o + c] = rs * (dOut[o + c] * gamma[c] - gMean - xhat * gxMean);
+    }
+  }
+}`;
+
+const LAYERNORM_PARAMS_WGSL = /* wgsl */ `
+override WG: u32 = 64;
+struct Params { N: u32, C: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dOut: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read> rstd: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dGamma: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dBeta: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let c = wgIndex * WG + lid;
+  if (c >= p.C) { return; }
+  var sg = 0.0;
+  var sb = 0.0;
+  for (var r = 0u; r < p.N; r++) {
+    let d = dOut[r * p.C + c];
+    sg += d * (x[r * p.C + c] - mean[r]) * rstd[r];
+    sb += d;
+  }
+  dGamma[c] += sg;
+  dBeta[c] += sb;
+}`;
+
+/** Sizes of a layernorm: N rows of width C, and eps (BERT uses 1e-12). */
+export interface LayernormDims {
+  N: number;
+  C: number;
+  eps?: number;
+}
+
+function checkAliases(op: string, outs: [string, Tensor][], ins: [string, Tensor][]): void {
+  for (const [name, o] of outs) {
+    for (const [iname, t] of [...ins, ...outs]) {
+      if (t !== o && t.buffer === o.buffer) {
+        throw new GpuError(
+          `${op}: ${name} '${o.label}' ${shapeText(o.shape)} aliases ${iname} '${t.label}'`,
+        );
+      }
+    }
+  }
+}
+
+/** Records out = layernorm(x)·gamma + beta over rows (N, C), saving mean (N) and rstd (N). */
+export function layernormForward(
+  batch: Batch,
+  out: Tensor,
+  mean: Tensor,
+  rstd: Tensor,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  dims: LayernormDims,
+): void {
+  const op = "layernormForward", { N, C } = dims, eps = dims.eps ?? 1e-12;
+  assertSize(op, "x", x, N * C);
+  assertSize(op, "out", out, N * C);
+  assertSize(op, "mean", mean, N);
+  assertSize(op, "rstd", rstd, N);
+  assertSize(op, "gamma", gamma, C);
+  assertSize(op, "beta", beta, C);
+  checkAliases(op, [["out", out], ["mean", mean], ["rstd", rstd]], [
+    ["x", x],
+    ["gamma", gamma],
+    ["beta", beta],
+  ]);
+  if (N === 0 || C === 0) return;
+  const shape = rowLaunch(batch.gpu, N, C);
+  const pipe = batch.gpu.pipeline("layernorm_forward", LAYERNORM_FORWARD_WGSL, shape.constants);
+  batch.dispatch(
+    pipe,
+    [x, gamma, beta, out, mean, rstd],
+    packParams([N, C, f32(eps)]),
+    shape.workgroups,
+  );
+}
+
+/**
+ * Records dX (assigned) and dGamma, dBeta (accumulated) of {@linkcode layernormForward} from its
+ * saved mean and rstd.
+ */
+export function layernormBackward(
+  batch: Batch,
+  dX: Tensor,
+  dGamma: Tensor,
+  dBeta: Tensor,
+  dOut: Tensor,
+  x: Tensor,
+  mean: Tensor,
+  rstd: Tensor,
+  gamma: Tensor,
+  dims: { N: number; C: number },
+): void {
+  const op = "layernormBackward", { N, C } = dims;
+  for (const [name, t] of [["dX", dX], ["dOut", dOut], ["x", x]] as const) {
+    assertSize(op, name, t, N * C);
+  }
+  for (const [name, t] of [["dGamma", dGamma], ["dBeta", dBeta], ["gamma", gamma]] as const) {
+    assertSize(op, name, t, C);
+  }
+  assertSize(op, "mean", mean, N);
+  assertSize(op, "rstd", rstd, N);
+  const ins: [string, Tensor][] = [
+    ["dOut", dOut],
+    ["x", x],
+    ["mean", mean],
+    ["rstd", rstd],
+    ["gamma", gamma],
+  ];
+  checkAliases(op, [["dX", dX], ["dGamma", dGamma], ["dBeta", dBeta]], ins);
+  if (N === 0 || C === 0) return;
+  const shape = rowLaunch(batch.gpu, N, C);
+  const gpu = batch.gpu;
+  const pipe = gpu.pipeline("layernorm_backward", LAYERNORM_BACKWARD_WGSL, shape.constants);
+  batch.dispatch(pipe, [dOut, x, mean, rstd, gamma, dX], packParams([N, C]), shape.workgroups);
+  const wg = 64;
+  const pp = gpu.pipeline("layernorm_backward_params", LAYERNORM_PARAMS_WGSL, { WG: wg });
+  batch.dispatch(
+    pp,
+    [dOut, x, mean, rstd, dGamma, dBeta],
+    packParams([N, C]),
+    grid(Math.ceil(C / wg)),
+  );
+}

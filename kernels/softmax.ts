@@ -1,0 +1,223 @@
+/**
+ * softmax over the last dimension of rows (N, L) with an optional additive mask, forward and
+ * backward:
+ *   probs[r, j] = exp(z[r, j] - max_j z[r, :]) / Σ_j exp(z[r, j] - max)   with z = x + mask row,
+ *   dX[r, j]    = probs[r, j]·(dProbs[r, j] - Σ_k probs[r, k]·dProbs[r, k])   (assigned).
+ * The mask has rows (G, L); row r of x uses mask row floor(r / maskRowsPer), so attention scores
+ * (B·H·T, T) use a padding mask (B, T) with maskRowsPer = H·T. Large negative mask values (HF
+ * BERT uses the dtype minimum or -10000) give exact zeros; a row masked everywhere with -Infinity
+ * has no softmax and gives NaN.
+ *
+ * Row kernels put LANES invocations on each row (a power of two) and WG/LANES rows in each
+ * workgroup. On CPU rasterisers barriers cost more than the reduction saves, so LANES is 1 there
+ * (one invocation per row, no barrier runs); on GPUs a workgroup reduces each row.
+ *
+ * @module
+ */
+
+import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { assertSize, shapeText, type Tensor } from "./tensor.ts";
+
+/**
+ * WGSL of the row reductions shared by the row kernels (softmax, layernorm, attention): the
+ * sum and max of one value per lane over the LANES lanes of a row, in a fixed order (so results
+ * are deterministic). Must be called in uniform control flow. Declares overrides WG and LANES.
+ */
+export const WGSL_ROW_REDUCE = /* wgsl */ `
+override WG: u32 = 64;
+override LANES: u32 = 1;
+var<workgroup> red: array<f32, WG>;
+fn rowSum(v: f32, lid: u32) -> f32 {
+  if (LANES == 1u) { return v; }
+  red[lid] = v;
+  workgroupBarrier();
+  let lane = lid % LANES;
+  for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[lid - lane];
+  workgroupBarrier();
+  return r;
+}
+fn rowMax(v: f32, lid: u32) -> f32 {
+  if (LANES == 1u) { return v; }
+  red[lid] = v;
+  workgroupBarrier();
+  let lane = lid % LANES;
+  for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = red[lid - lane];
+  workgroupBarrier();
+  return r;
+}`;
+
+/** Launch shape of a row kernel: override constants and workgroup count for `rows` rows. */
+export interface RowLaunch {
+  constants: { WG: number; LANES: number };
+  workgroups: [number, number];
+}
+
+/**
+ * The launch shape of a row kernel over `rows` rows of width `width`: one invocation per row on
+ * CPU rasterisers, otherwise a workgroup of up to 256 lanes per row (fewer for short rows).
+ */
+export function rowLaunch(gpu: Gpu, rows: number, width: number): RowLaunch {
+  if (gpu.isSoftware) {
+    const WG = 64;
+    return { constants: { WG, LANES: 1 }, workgroups: grid(Math.ceil(rows / WG)) };
+  }
+  let lanes = 32;
+  while (lanes < 256 && lanes * 4 < width) lanes *= 2;
+  const WG = Math.max(lanes, 64);
+  return { constants: { WG, LANES: lanes }, workgroups: grid(Math.ceil(rows / (WG / lanes))) };
+}
+
+// In place (attention's scores become probabilities), x is the output binding and is read and
+// written: each lane writes only the elements it read, after its row's reductions.
+const softmaxForwardWgsl = (inPlace: boolean) => /* wgsl */ `
+${WGSL_ROW_REDUCE}
+override HAS_MASK: bool = false;
+struct Params { N: u32, L: u32, maskRowsPer: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+${
+  inPlace
+    ? `@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> mask: array<f32>;`
+    : `@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> mask: array<f32>;
+@group(0) @binding(3) var<storage, read_write> probs: array<f32>;`
+}
+
+fn z(o: u32, mo: u32, j: u32) -> f32 {
+  if (HAS_MASK) { return x[o + j] + mask[mo + j]; }
+  return x[o + j];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let lane = lid % LANES;
+  let row = wgIndex * (WG / LANES) + lid / LANES;
+  // Rows past N redo the last row so that every invocation reaches the barriers.
+  let r = min(row, p.N - 1u);
+  let o = r * p.L;
+  let mo = (r / p.maskRowsPer) * p.L;
+  var m = -3.402823e38;
+  for (var j = lane; j < p.L; j += LANES) { m = max(m, z(o, mo, j)); }
+  m = rowMax(m, lid);
+  var s = 0.0;
+  for (var j = lane; j < p.L; j += LANES) { s += exp(z(o, mo, j) - m); }
+  let inv = 1.0 / rowSum(s, lid);
+  if (row < p.N) {
+    for (var j = lane; j < p.L; j += LANES) {
+      ${inPlace ? "x" : "probs"}[o + j] = exp(z(o, mo, j) - m) * inv;
+    }
+  }
+}`;
+
+const SOFTMAX_FORWARD_WGSL = softmaxForwardWgsl(false);
+const SOFTMAX_INPLACE_WGSL = softmaxForwardWgsl(true);
+
+const SOFTMAX_BACKWARD_WGSL = /* wgsl */ `
+${WGSL_ROW_REDUCE}
+struct Params { N: u32, L: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dProbs: array<f32>;
+@group(0) @binding(2) var<storage, read> probs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dX: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let lane = lid % LANES;
+  let row = wgIndex * (WG / LANES) + lid / LANES;
+  let r = min(row, p.N - 1u);
+  let o = r * p.L;
+  var d = 0.0;
+  for (var j = lane; j < p.L; j += LANES) { d += probs[o + j] * dProbs[o + j]; }
+  d = rowSum(d, lid);
+  if (row < p.N) {
+    for (var j = lane; j < p.L; j += LANES) { dX[o + j] = probs[o + j] * (dProbs[o + j] - d); }
+  }
+}`;
+
+/** Sizes of a softmax: N rows of width L, an optional additive mask and its row sharing. */
+export interface SoftmaxDims {
+  N: number;
+  L: number;
+  /** Additive mask of ceil(N / maskRowsPer) rows of width L. */
+  mask?: Tensor;
+  /** Consecutive rows of x that share one mask row (default 1). */
+  maskRowsPer?: number;
+}
+
+function aliasCheck(op: string, out: [string, Tensor], ins: [string, Tensor][]): void {
+  for (const [name, t] of ins) {
+    if (t.buffer === out[1].buffer) {
+      throw new GpuError(
+        `${op}: ${out[0]} '${out[1].label}' ${shapeText(out[1].shape)} aliases ${name}`,
+      );
+    }
+  }
+}
+
+/**
+ * Records probs = softmax(x + mask) over rows (N, L); probs (N, L) is saved for the backward.
+ * `probs` may be `x` itself (in place).
+ */
+export function softmaxForward(batch: Batch, probs: Tensor, x: Tensor, dims: SoftmaxDims): void {
+  const op = "softmaxForward", { N, L, mask } = dims, per = dims.maskRowsPer ?? 1;
+  assertSize(op, "x", x, N * L);
+  assertSize(op, "probs", probs, N * L);
+  if (!Number.isInteger(per) || per < 1) {
+    throw new GpuError(`${op}: maskRowsPer ${per} is not a positive integer`);
+  }
+  if (mask) assertSize(op, "mask", mask, Math.ceil(N / per) * L);
+  const inPlace = probs.buffer === x.buffer;
+  if (inPlace && probs !== x) {
+    throw new GpuError(`${op}: probs '${probs.label}' shares x's buffer but is another tensor`);
+  }
+  if (mask) aliasCheck(op, ["probs", probs], [["mask", mask]]);
+  if (N === 0 || L === 0) return;
+  const shape = rowLaunch(batch.gpu, N, L);
+  const name = inPlace ? "softmax_forward_inplace" : "softmax_forward";
+  const pipe = batch.gpu.pipeline(name, inPlace ? SOFTMAX_INPLACE_WGSL : SOFTMAX_FORWARD_WGSL, {
+    ...shape.constants,
+    HAS_MASK: mask ? 1 : 0,
+  });
+  const bufs = inPlace ? [x, mask ?? dummy(batch.gpu)] : [x, mask ?? x, probs];
+  batch.dispatch(pipe, bufs, packParams([N, L, per]), shape.workgroups);
+}
+
+const dummies = new WeakMap<Gpu, GPUBuffer>();
+
+// The in-place kernel binds x read-write, so an absent mask cannot be x itself.
+function dummy(gpu: Gpu): GPUBuffer {
+  let b = dummies.get(gpu);
+  if (!b) dummies.set(gpu, b = gpu.createBuffer(16, "softmax no mask"));
+  return b;
+}
+
+/** Records dX = probs·(dProbs - Σ probs·dProbs) over rows (N, L) (assigned). */
+export function softmaxBackward(
+  batch: Batch,
+  dX: Tensor,
+  dProbs: Tensor,
+  probs: Tensor,
+  dims: { N: number; L: number },
+): void {
+  const op = "softmaxBackward", { N, L } = dims;
+  for (const [name, t] of [["dX", dX], ["dProbs", dProbs], ["probs", probs]] as const) {
+    assertSize(op, name, t, N * L);
+  }
+  aliasCheck(op, ["dX", dX], [["dProbs", dProbs], ["probs", probs]]);
+  if (N === 0 || L === 0) return;
+  const shape = rowLaunch(batch.gpu, N, L);
+  const pipe = batch.gpu.pipeline("softmax_backward", SOFTMAX_BACKWARD_WGSL, shape.constants);
+  batch.dispatch(pipe, [dProbs, probs, dX], packParams([N, L]), shape.workgroups);
+}
