@@ -11,6 +11,12 @@
 
 import type { HostTensor } from "../kernels/tensor.ts";
 import type { BertConfig } from "./config.ts";
+import {
+  biattentionBackwardCpu,
+  biattentionForwardCpu,
+  type BiAttentionSavedCpu,
+  stateOfSizes,
+} from "../kernels/cpu/biattention.ts";
 
 /** Weights or gradients in float64, keyed by full Hugging Face name. */
 export type RefParams = Map<string, Float64Array>;
@@ -455,11 +461,8 @@ export interface ChoiceRefCache {
   Tm: number;
   stateOf: Int32Array;
   ha: Float64Array;
-  w1: Float64Array;
-  argmax: Int32Array;
-  w2: Float64Array;
-  o1: Float64Array;
-  o2: Float64Array;
+  /** What BiAttention saved. */
+  saved: BiAttentionSavedCpu;
   cat: Float64Array;
   z: Float64Array;
   pooled: Float64Array;
@@ -522,80 +525,23 @@ export function choiceForwardRef(
     mem.set(hs.subarray(s * Ts * C, (s + 1) * Ts * C), (s * Tm + off) * C);
     for (let t = 0; t < Ts; t++) memMask[s * Tm + off + t] = inp.stateMask[s * Ts + t];
   }
-  const stateOf = new Int32Array(A);
-  {
-    let a = 0;
-    inp.sizes.forEach((n, s) => {
-      for (let k = 0; k < n; k++) stateOf[a++] = s;
-    });
-    if (a !== A) throw new RangeError(`choiceForwardRef: sizes sum to ${a}, expected ${A}`);
+  const stateOf = stateOfSizes(inp.sizes);
+  if (stateOf.length !== A) {
+    throw new RangeError(`choiceForwardRef: sizes sum to ${stateOf.length}, expected ${A}`);
   }
   // BiAttention(context = action tokens, memory = its state's tokens, mask = state mask).
-  const wIn = get(w, "attn.input_linear.weight"), wMem = get(w, "attn.memory_linear.weight");
-  const dotScale = get(w, "attn.dot_scale");
-  const inDot = linearRef(ha, wIn, null, A * Ta, C, 1);
-  const memDot = linearRef(mem, wMem, null, S * Tm, C, 1);
-  const w1 = new Float64Array(A * Ta * Tm), argmax = new Int32Array(A * Ta);
-  const m = new Float64Array(A * Ta);
-  const o1 = new Float64Array(A * Ta * C);
-  for (let a = 0; a < A; a++) {
-    const s = stateOf[a];
-    for (let i = 0; i < Ta; i++) {
-      const r = a * Ta + i, row = r * Tm;
-      let mx = -Infinity, am = 0;
-      for (let j = 0; j < Tm; j++) {
-        let cross = 0;
-        for (let c = 0; c < C; c++) {
-          cross += ha[r * C + c] * dotScale[c] * mem[(s * Tm + j) * C + c];
-        }
-        const att = inDot[r] + memDot[s * Tm + j] + cross - 1e30 * (1 - memMask[s * Tm + j]);
-        w1[row + j] = att;
-        if (att > mx) {
-          mx = att;
-          am = j;
-        }
-      }
-      m[r] = mx;
-      argmax[r] = am;
-      let z = 0;
-      for (let j = 0; j < Tm; j++) {
-        const e = Math.exp(w1[row + j] - mx);
-        w1[row + j] = e;
-        z += e;
-      }
-      for (let j = 0; j < Tm; j++) w1[row + j] /= z;
-      for (let c = 0; c < C; c++) {
-        let acc = 0;
-        for (let j = 0; j < Tm; j++) acc += w1[row + j] * mem[(s * Tm + j) * C + c];
-        o1[r * C + c] = acc;
-      }
-    }
-  }
-  // weight_two: softmax over ALL Ta action positions (WebShop does not mask action padding here).
-  const w2 = new Float64Array(A * Ta), o2 = new Float64Array(A * C);
-  for (let a = 0; a < A; a++) {
-    let mx = -Infinity;
-    for (let i = 0; i < Ta; i++) mx = Math.max(mx, m[a * Ta + i]);
-    let z = 0;
-    for (let i = 0; i < Ta; i++) z += w2[a * Ta + i] = Math.exp(m[a * Ta + i] - mx);
-    for (let i = 0; i < Ta; i++) w2[a * Ta + i] /= z;
-    for (let c = 0; c < C; c++) {
-      let acc = 0;
-      for (let i = 0; i < Ta; i++) acc += w2[a * Ta + i] * ha[(a * Ta + i) * C + c];
-      o2[a * C + c] = acc;
-    }
-  }
-  const cat = new Float64Array(A * Ta * 4 * C);
-  for (let r = 0; r < A * Ta; r++) {
-    const a = Math.floor(r / Ta);
-    for (let c = 0; c < C; c++) {
-      const x = ha[r * C + c], y = o1[r * C + c];
-      cat[r * 4 * C + c] = x;
-      cat[r * 4 * C + C + c] = y;
-      cat[r * 4 * C + 2 * C + c] = x * y;
-      cat[r * 4 * C + 3 * C + c] = o2[a * C + c] * y;
-    }
-  }
+  const dims = { A, S, Ta, Tm, C };
+  const bi = biattentionForwardCpu(
+    ha,
+    mem,
+    memMask,
+    stateOf,
+    get(w, "attn.input_linear.weight"),
+    get(w, "attn.memory_linear.weight"),
+    get(w, "attn.dot_scale"),
+    dims,
+  );
+  const cat = bi.out;
   const z = linearRef(cat, get(w, "linear_1.weight"), get(w, "linear_1.bias"), A * Ta, 4 * C, C)
     .map((v) => Math.max(v, 0));
   // Mean over the action's own tokens (WebShop's act_lens = mask sum).
@@ -643,11 +589,7 @@ export function choiceForwardRef(
       Tm,
       stateOf,
       ha,
-      w1,
-      argmax,
-      w2,
-      o1,
-      o2,
+      saved: bi.saved,
       cat,
       z,
       pooled,
@@ -690,7 +632,7 @@ export function choiceBackwardRef(
   dValues?: Float64Array,
 ): void {
   const C = cfg.bert.hiddenSize, V = cfg.valueHidden;
-  const { inputs: inp, Tm, stateOf, ha, mem, w1, w2, o1, o2 } = cache;
+  const { inputs: inp, Tm, stateOf, ha, mem } = cache;
   const { S, Ts, A, Ta } = inp;
   const G = (n: string) => get(grads, n);
   // Segment log-softmax backward: dScore = dLogp - p · Σ dLogp within the group.
@@ -738,79 +680,22 @@ export function choiceBackwardRef(
     4 * C,
     C,
   );
-  const dHa = new Float64Array(A * Ta * C), dO1 = new Float64Array(A * Ta * C);
-  const dO2 = new Float64Array(A * C);
-  for (let r = 0; r < A * Ta; r++) {
-    const a = Math.floor(r / Ta);
-    for (let c = 0; c < C; c++) {
-      const g0 = dCat[r * 4 * C + c], g1 = dCat[r * 4 * C + C + c];
-      const g2 = dCat[r * 4 * C + 2 * C + c], g3 = dCat[r * 4 * C + 3 * C + c];
-      dHa[r * C + c] = g0 + g2 * o1[r * C + c];
-      dO1[r * C + c] = g1 + g2 * ha[r * C + c] + g3 * o2[a * C + c];
-      dO2[a * C + c] += g3 * o1[r * C + c];
-    }
-  }
-  // o2 = Σ_i w2 · ha; w2 = softmax_i(m); m = max_j att.
-  const dAtt = new Float64Array(A * Ta * Tm);
-  for (let a = 0; a < A; a++) {
-    const dw2 = new Float64Array(Ta);
-    let dot = 0;
-    for (let i = 0; i < Ta; i++) {
-      let s = 0;
-      for (let c = 0; c < C; c++) {
-        s += dO2[a * C + c] * ha[(a * Ta + i) * C + c];
-        dHa[(a * Ta + i) * C + c] += w2[a * Ta + i] * dO2[a * C + c];
-      }
-      dw2[i] = s;
-      dot += s * w2[a * Ta + i];
-    }
-    for (let i = 0; i < Ta; i++) {
-      const r = a * Ta + i;
-      dAtt[r * Tm + cache.argmax[r]] += w2[r] * (dw2[i] - dot);
-    }
-  }
-  // o1 = w1 · mem[s]; w1 = softmax_j(att).
-  const dMem = new Float64Array(S * Tm * C);
-  for (let r = 0; r < A * Ta; r++) {
-    const s = stateOf[Math.floor(r / Ta)];
-    const dw1 = new Float64Array(Tm);
-    let dot = 0;
-    for (let j = 0; j < Tm; j++) {
-      let acc = 0;
-      for (let c = 0; c < C; c++) {
-        acc += dO1[r * C + c] * mem[(s * Tm + j) * C + c];
-        dMem[(s * Tm + j) * C + c] += w1[r * Tm + j] * dO1[r * C + c];
-      }
-      dw1[j] = acc;
-      dot += acc * w1[r * Tm + j];
-    }
-    for (let j = 0; j < Tm; j++) dAtt[r * Tm + j] += w1[r * Tm + j] * (dw1[j] - dot);
-  }
-  // att = inDot[r] + memDot[s, j] + Σ_c ha·scale·mem (the mask term is constant).
-  const wIn = get(w, "attn.input_linear.weight"), wMem = get(w, "attn.memory_linear.weight");
-  const scale = get(w, "attn.dot_scale");
-  const dWIn = G("attn.input_linear.weight"), dWMem = G("attn.memory_linear.weight");
-  const dScale = G("attn.dot_scale");
-  for (let r = 0; r < A * Ta; r++) {
-    const s = stateOf[Math.floor(r / Ta)];
-    let dIn = 0;
-    for (let j = 0; j < Tm; j++) {
-      const g = dAtt[r * Tm + j];
-      if (g === 0) continue;
-      dIn += g;
-      const mr = (s * Tm + j) * C;
-      for (let c = 0; c < C; c++) {
-        dMem[mr + c] += g * wMem[c] + g * scale[c] * ha[r * C + c];
-        dWMem[c] += g * mem[mr + c];
-        dHa[r * C + c] += g * scale[c] * mem[mr + c];
-        dScale[c] += g * ha[r * C + c] * mem[mr + c];
-      }
-    }
-    for (let c = 0; c < C; c++) {
-      dHa[r * C + c] += dIn * wIn[c];
-      dWIn[c] += dIn * ha[r * C + c];
-    }
-  }
+  const { dX: dHa, dMem } = biattentionBackwardCpu(
+    dCat,
+    cache.saved,
+    ha,
+    mem,
+    stateOf,
+    get(w, "attn.input_linear.weight"),
+    get(w, "attn.memory_linear.weight"),
+    get(w, "attn.dot_scale"),
+    {
+      dWIn: G("attn.input_linear.weight"),
+      dWMem: G("attn.memory_linear.weight"),
+      dScale: G("attn.dot_scale"),
+    },
+    { A, S, Ta, Tm, C },
+  );
   // Split the memory gradient into the image token and the state tokens.
   const dHs = new Float64Array(S * Ts * C);
   const off = cfg.image ? 1 : 0;
