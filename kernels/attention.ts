@@ -207,8 +207,8 @@ function dropoutOf(op: string, dims: AttentionDims): [number, number, number] | 
 
 function noAlias(op: string, outs: [string, Tensor][], ins: [string, Tensor][]): void {
   for (const [name, o] of outs) {
-    for (const [iname, t] of [...ins, ...outs]) {
-      if (t !== o && t.buffer === o.buffer) {
+    for (const [iname, t] of [...ins, ...outs.filter(([n]) => n !== name)]) {
+      if (t.buffer === o.buffer) {
         throw new GpuError(
           `${op}: ${name} '${o.label}' ${shapeText(o.shape)} aliases ${iname} '${t.label}'`,
         );

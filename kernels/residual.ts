@@ -61,8 +61,8 @@ const WG = 256;
 function check(op: string, n: number, outs: [string, Tensor][], ins: [string, Tensor][]): void {
   for (const [name, t] of [...outs, ...ins]) assertSize(op, name, t, n);
   for (const [name, o] of outs) {
-    for (const [iname, t] of [...ins, ...outs]) {
-      if (t !== o && t.buffer === o.buffer) {
+    for (const [iname, t] of [...ins, ...outs.filter(([n]) => n !== name)]) {
+      if (t.buffer === o.buffer) {
         throw new GpuError(
           `${op}: ${name} '${o.label}' ${shapeText(o.shape)} aliases ${iname} '${t.label}'`,
         );
