@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { assertRejects, assertThrows } from "../kernels/_assert.ts";
-import { listZip, parsePth, PyGlobal, readPth, readZipEntry, unpickle } from "./pth.ts";
+import { listZip, parsePth, type PyGlobal, readPth, readZipEntry, unpickle } from "./pth.ts";
 import { TensorFileError } from "./safetensors.ts";
 
 const FIXTURES = new URL("../tests/fixtures/", import.meta.url).pathname;
