@@ -39,9 +39,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let r = min(row, p.N - 1u);
   let o = r * p.C;
   let invC = 1.0 / f32(p.C);
+  // Summing x - x[0] keeps the mean's rounding error relative to the row's spread, not its offset.
+  let shift = x[o];
   var s = 0.0;
-  for (var c = lane; c < p.C; c += LANES) { s += x[o + c]; }
-  let m = rowSum(s, lid) * invC;
+  for (var c = lane; c < p.C; c += LANES) { s += x[o + c] - shift; }
+  let m = shift + rowSum(s, lid) * invC;
   // Two passes (mean, then squared deviations): no cancellation for rows with a large mean.
   var v = 0.0;
   for (var c = lane; c < p.C; c += LANES) { let d = x[o + c] - m; v += d * d; }

@@ -54,6 +54,23 @@ fn rowMax(v: f32, lid: u32) -> f32 {
   return r;
 }`;
 
+let lanesOverride: number | null = null;
+
+/**
+ * Forces the lanes per row of every row kernel (a power of two up to 256), or restores the
+ * automatic choice with null. For tests and benchmarks: it lets a CPU rasteriser run the
+ * workgroup-reduction variant that GPUs get.
+ */
+export function setRowKernelLanes(lanes: number | null): void {
+  if (
+    lanes !== null &&
+    !(Number.isInteger(lanes) && lanes >= 1 && lanes <= 256 && (lanes & (lanes - 1)) === 0)
+  ) {
+    throw new RangeError(`setRowKernelLanes: ${lanes} is not a power of two in [1, 256]`);
+  }
+  lanesOverride = lanes;
+}
+
 /** Launch shape of a row kernel: override constants and workgroup count for `rows` rows. */
 export interface RowLaunch {
   constants: { WG: number; LANES: number };
@@ -65,6 +82,13 @@ export interface RowLaunch {
  * CPU rasterisers, otherwise a workgroup of up to 256 lanes per row (fewer for short rows).
  */
 export function rowLaunch(gpu: Gpu, rows: number, width: number): RowLaunch {
+  if (lanesOverride !== null) {
+    const WG = Math.max(lanesOverride, 64);
+    return {
+      constants: { WG, LANES: lanesOverride },
+      workgroups: grid(Math.ceil(rows / (WG / lanesOverride))),
+    };
+  }
   if (gpu.isSoftware) {
     const WG = 64;
     return { constants: { WG, LANES: 1 }, workgroups: grid(Math.ceil(rows / WG)) };
