@@ -5,19 +5,31 @@
  * the step, the optimizer step and any extra fields. A file opens in any safetensors reader;
  * the model part loads straight into Hugging Face when the names are BERT's.
  *
+ * {@linkcode loadHfBert} reads a Hugging Face BERT folder (config.json plus safetensors, sharded
+ * safetensors or pytorch_model.bin) into the names {@linkcode BertModel} uses.
+ *
+ * {@linkcode loadHfBert} reads a Hugging Face BERT folder (config.json plus safetensors, sharded
+ * safetensors or pytorch_model.bin) into the names `BertModel` uses.
+ *
  * Writes go to a temporary file in the same folder, are flushed to disk and then renamed over
  * the target, so a crash leaves either the old checkpoint or the new one, never half of one.
  *
  * @module
  */
 
-import type { HostTensor } from "../kernels/tensor.ts";
+import { type HostTensor, numel } from "../kernels/tensor.ts";
+import { type BertConfig, bertConfigFromHF } from "./config.ts";
+import { readPth } from "./pth.ts";
 import {
+  assertTensorNames,
+  bertTensorNames,
   compareTensorNames,
   encodeSafetensors,
   type ExpectedTensor,
   formatTensorReport,
+  normalizeBertNames,
   parseSafetensors,
+  readSafetensors,
   TensorFileError,
 } from "./safetensors.ts";
 
@@ -213,4 +225,76 @@ export async function loadCheckpoint(
     throw new TensorFileError(`${path}: cannot read checkpoint (${(e as Error).message})`);
   }
   return decodeCheckpoint(bytes, path, opts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hugging Face model folders
+
+/** A Hugging Face BERT folder loaded for `BertModel`. */
+export interface HfBert {
+  /** The parsed `config.json`. */
+  config: BertConfig;
+  /** Weights under BertModel's names (`prefix` + HF BertModel name), float32. */
+  weights: Map<string, HostTensor>;
+  /** The weight file read. */
+  source: string;
+  /** Tensors in the file the encoder does not use (`cls.*` heads, `position_ids` buffers). */
+  unused: string[];
+  /** Tensors the file lacked that were initialised instead (only the pooler, as HF does). */
+  initialised: string[];
+}
+
+/**
+ * Loads a Hugging Face BERT folder: `config.json` and the first of `model.safetensors`,
+ * `model.safetensors.index.json`, `pytorch_model.bin` that exists. Names are normalised
+ * ({@linkcode normalizeBertNames}: `bert.` prefix, `gamma`/`beta`) and given `prefix`; a missing
+ * pooler is zero-filled (it does not touch the hidden states; HF initialises it too); any other
+ * missing or misshapen tensor is an error naming the file and the tensors.
+ */
+export async function loadHfBert(dir: string, prefix = "bert."): Promise<HfBert> {
+  const d = dir.replace(/\/$/, "");
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(await Deno.readTextFile(`${d}/config.json`));
+  } catch (e) {
+    throw new TensorFileError(`${d}/config.json: cannot read (${(e as Error).message})`);
+  }
+  const config = bertConfigFromHF(json, `${d}/config.json`);
+  const candidates = ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"];
+  let source = "";
+  for (const c of candidates) {
+    try {
+      if ((await Deno.stat(`${d}/${c}`)).isFile) {
+        source = `${d}/${c}`;
+        break;
+      }
+    } catch { /* try the next */ }
+  }
+  if (!source) {
+    throw new TensorFileError(`${d}: no weights (looked for ${candidates.join(", ")})`);
+  }
+  const raw = source.endsWith(".bin")
+    ? await readPth(source)
+    : (await readSafetensors(source)).tensors;
+  const named = normalizeBertNames(raw, prefix);
+  const expected = bertTensorNames({
+    vocabSize: config.vocabSize,
+    hiddenSize: config.hiddenSize,
+    numLayers: config.numHiddenLayers,
+    intermediateSize: config.intermediateSize,
+    maxPositions: config.maxPositionEmbeddings,
+    typeVocabSize: config.typeVocabSize,
+    pooler: true,
+  }, prefix);
+  const initialised: string[] = [];
+  for (const e of expected) {
+    if (!named.has(e.name) && e.name.startsWith(`${prefix}pooler.`)) {
+      named.set(e.name, { shape: e.shape, data: new Float32Array(numel(e.shape)) });
+      initialised.push(e.name);
+    }
+  }
+  const report = assertTensorNames(named, expected, source);
+  const weights = new Map<string, HostTensor>();
+  for (const e of expected) weights.set(e.name, named.get(e.name)!);
+  return { config, weights, source, unused: report.unexpected, initialised };
 }

@@ -7,9 +7,10 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   loadCheckpoint,
+  loadHfBert,
   saveCheckpoint,
 } from "./checkpoint.ts";
-import { readSafetensors, TensorFileError } from "./safetensors.ts";
+import { readSafetensors, TensorFileError, writeSafetensors } from "./safetensors.ts";
 
 const t = (shape: number[], ...v: number[]): HostTensor => ({ shape, data: Float32Array.from(v) });
 
@@ -113,12 +114,46 @@ Deno.test("saveCheckpoint() fails cleanly and loadCheckpoint() refuses foreign f
   );
   const dir = await Deno.makeTempDir();
   try {
-    const { writeSafetensors } = await import("./safetensors.ts");
     await writeSafetensors(`${dir}/plain.safetensors`, new Map([["w", t([1], 1)]]));
     await assertRejects(
       () => loadCheckpoint(`${dir}/plain.safetensors`),
       TensorFileError,
       "format 'undefined' is not a webshop-rl/checkpoint/1 checkpoint",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadHfBert() reads the tiny fixture from safetensors or pytorch_model.bin alike", async () => {
+  const fixture = new URL("../tests/fixtures/bert_tiny/", import.meta.url).pathname;
+  const a = await loadHfBert(fixture);
+  assert.equal(a.source, `${fixture.replace(/\/$/, "")}/model.safetensors`);
+  assert.equal(a.config.hiddenSize, 64);
+  assert.equal(a.weights.size, 5 + 16 * 2 + 2);
+  assert.deepEqual(a.unused, ["bert.embeddings.position_ids"]);
+  assert.deepEqual(a.initialised, []);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${fixture}config.json`, `${dir}/config.json`);
+    await assertRejects(() => loadHfBert(dir), TensorFileError, "no weights (looked for");
+    await Deno.copyFile(`${fixture}pytorch_model.bin`, `${dir}/pytorch_model.bin`);
+    const b = await loadHfBert(dir, "");
+    assert.ok(b.source.endsWith("pytorch_model.bin"));
+    assert.deepEqual(b.unused.sort(), ["cls.predictions.bias", "cls.seq_relationship.weight"]);
+    for (const [k, v] of a.weights) assert.deepEqual(b.weights.get(k.slice(5)), v, k);
+    // Without the pooler the model still loads (zeros, as a fresh head); other gaps are errors.
+    const st = new Map(a.weights);
+    st.delete("bert.pooler.dense.weight");
+    await writeSafetensors(`${dir}/model.safetensors`, st);
+    const c = await loadHfBert(dir);
+    assert.deepEqual(c.initialised, ["bert.pooler.dense.weight"]);
+    st.delete("bert.encoder.layer.1.output.dense.bias");
+    await writeSafetensors(`${dir}/model.safetensors`, st);
+    await assertRejects(
+      () => loadHfBert(dir),
+      TensorFileError,
+      "model.safetensors: tensors do not match the model\nmissing 1: bert.encoder.layer.1.output.dense.bias",
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

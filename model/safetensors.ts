@@ -449,3 +449,50 @@ export function assertTensorNames(
   }
   return r;
 }
+
+// ---------------------------------------------------------------------------------------------
+// NumPy .npy (for handing activations to Python: `np.load("hidden.npy")`)
+
+/** A float32 C-order `.npy` file (format 1.0) of `data` with `shape`. */
+export function encodeNpy(shape: readonly number[], data: Float32Array): Uint8Array {
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count !== data.length) {
+    throw new TensorFileError(`npy: shape [${shape}] needs ${count} values, got ${data.length}`);
+  }
+  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  // Magic (6) + version (2) + length (2) + header + "\n" must be a multiple of 64.
+  const total = Math.ceil((10 + header.length + 1) / 64) * 64;
+  header = header.padEnd(total - 10 - 1, " ") + "\n";
+  const out = new Uint8Array(total + data.byteLength);
+  out.set([0x93, ...new TextEncoder().encode("NUMPY"), 1, 0]);
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), total);
+  return out;
+}
+
+/** Reads a little-endian float32 or float64 C-order `.npy` file (versions 1–3) as float32. */
+export function parseNpy(bytes: Uint8Array, source = "<npy>"): HostTensor {
+  const magic = new TextDecoder().decode(bytes.subarray(1, 6));
+  if (bytes[0] !== 0x93 || magic !== "NUMPY") {
+    throw new TensorFileError(`${source}: not a .npy file`);
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const v1 = bytes[6] === 1;
+  const hlen = v1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  const start = (v1 ? 10 : 12) + hlen;
+  const header = new TextDecoder().decode(bytes.subarray(v1 ? 10 : 12, start));
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const fortran = /'fortran_order':\s*True/.test(header);
+  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (!descr || shapeText === undefined) {
+    throw new TensorFileError(`${source}: bad .npy header ${header.trim()}`);
+  }
+  if (fortran) throw new TensorFileError(`${source}: Fortran-order arrays are not supported`);
+  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s).map(Number);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const dtype = descr === "<f4" ? "F32" : descr === "<f8" ? "F64" : "";
+  if (!dtype) throw new TensorFileError(`${source}: dtype ${descr} is not supported (<f4, <f8)`);
+  return { shape, data: decodeElements(bytes, start, n, dtype, source) };
+}

@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
 import { assertThrows } from "../kernels/_assert.ts";
 import type { HostTensor } from "../kernels/tensor.ts";
-import { bertParamSpecs } from "./bert.ts";
-import { BERT_PRESETS } from "./config.ts";
 import { readPth } from "./pth.ts";
 import {
   assertTensorNames,
   bertTensorNames,
   bf16ToF32,
   compareTensorNames,
+  encodeNpy,
   encodeSafetensors,
   f16ToF32,
   formatTensorReport,
   hfBertName,
   normalizeBertNames,
+  parseNpy,
   parseSafetensors,
   readSafetensors,
   TensorFileError,
@@ -179,23 +179,6 @@ Deno.test("hfBertName() maps gamma/beta and strips the bert. prefix as Hugging F
   );
 });
 
-Deno.test("bertTensorNames() agrees with BertModel's parameter specs", () => {
-  const c = BERT_PRESETS.mini;
-  const mine = bertTensorNames({
-    vocabSize: c.vocabSize,
-    hiddenSize: c.hiddenSize,
-    numLayers: c.numHiddenLayers,
-    intermediateSize: c.intermediateSize,
-    maxPositions: c.maxPositionEmbeddings,
-    typeVocabSize: c.typeVocabSize,
-    pooler: true,
-  });
-  const theirs = bertParamSpecs(c).map((s) => ({ name: s.name, shape: s.shape }));
-  const key = (xs: { name: string; shape: number[] }[]) =>
-    xs.map((x) => `${x.name}:${x.shape}`).sort();
-  assert.deepEqual(key(mine), key(theirs));
-});
-
 Deno.test("compareTensorNames() reports missing, unexpected and misshapen tensors by name", () => {
   const got = new Map([
     ["a", { shape: [2, 3] }],
@@ -247,4 +230,18 @@ Deno.test("the tiny fixture's model.safetensors equals its pytorch_model.bin aft
     "bert.cls.seq_relationship.weight",
   ]);
   for (const e of expected) assert.deepEqual(pt.get(e.name), a.get(e.name), e.name);
+});
+
+Deno.test("encodeNpy() writes a NumPy 1.0 header that parseNpy() and NumPy's layout agree on", () => {
+  const data = Float32Array.from([1, -2.5, 3, 4, 5, 6]);
+  const bytes = encodeNpy([2, 3], data);
+  const hlen = new DataView(bytes.buffer).getUint16(8, true);
+  assert.equal((10 + hlen) % 64, 0);
+  const header = new TextDecoder().decode(bytes.subarray(10, 10 + hlen));
+  assert.ok(header.startsWith("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"));
+  assert.ok(header.endsWith("\n"));
+  assert.deepEqual(parseNpy(bytes), { shape: [2, 3], data });
+  assert.deepEqual(parseNpy(encodeNpy([4], data.subarray(0, 4))).shape, [4]);
+  assertThrows(() => encodeNpy([4], data), TensorFileError, "needs 4 values, got 6");
+  assertThrows(() => parseNpy(new Uint8Array(16), "x.npy"), TensorFileError, "x.npy: not a .npy");
 });
