@@ -305,9 +305,15 @@ export function hfBertName(name: string): string {
   return n;
 }
 
+/** First name segments of a Hugging Face `BertModel`'s own tensors. */
+const BERT_ROOTS = ["embeddings.", "encoder.", "pooler."];
+
 /**
- * Renames every tensor with {@linkcode hfBertName}, then prepends `prefix` (e.g. `"bert."` for
- * WebShop's choice model). Throws when two names collide.
+ * Renames tensors for a model whose BERT encoder lives under `prefix` (`"bert."` for
+ * `BertModel` here and WebShop's choice model): encoder tensors, with or without a `bert.`
+ * prefix, become `prefix` + {@linkcode hfBertName}; other tensors (WebShop's `attn.*`,
+ * `linear_1.*`, pre-training `cls.*` heads) keep their names, with `gamma`/`beta` fixed.
+ * Throws when two names collide.
  */
 export function normalizeBertNames(
   tensors: Map<string, HostTensor>,
@@ -316,7 +322,8 @@ export function normalizeBertNames(
   const out = new Map<string, HostTensor>();
   const from = new Map<string, string>();
   for (const [name, t] of tensors) {
-    const n = prefix + hfBertName(name);
+    const h = hfBertName(name);
+    const n = name.startsWith("bert.") || BERT_ROOTS.some((r) => h.startsWith(r)) ? prefix + h : h;
     if (out.has(n)) {
       throw new TensorFileError(`tensors '${from.get(n)}' and '${name}' both map to '${n}'`);
     }
