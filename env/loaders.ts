@@ -72,6 +72,8 @@ async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
 
 const Q = 34, BS = 92, LBRACE = 123, RBRACE = 125, LBRACK = 91, RBRACK = 93, COMMA = 44, NL = 10;
 
+const BOM = [0xef, 0xbb, 0xbf];
+
 function isSpace(c: number): boolean {
   return c === 32 || c === NL || c === 13 || c === 9;
 }
@@ -94,7 +96,7 @@ export class JsonTopLevelScanner {
   #elements = 0;
   #byte = 0; // offset of the current chunk's first byte
   #line = 1;
-  #sawBom = false;
+  #bomBytes = 0;
 
   constructor(readonly file: string, readonly kind: "array" | "object") {}
 
@@ -162,10 +164,6 @@ export class JsonTopLevelScanner {
     const out: unknown[] = [];
     const n = chunk.length;
     let i = 0;
-    if (!this.#sawBom && this.#byte === 0 && n >= 3) {
-      this.#sawBom = true;
-      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
-    }
     let start = this.#hasContent ? 0 : -1; // start of the current element in this chunk
     const open = this.kind === "array" ? LBRACK : LBRACE;
     const close = this.kind === "array" ? RBRACK : RBRACE;
@@ -225,6 +223,13 @@ export class JsonTopLevelScanner {
         if (c === NL) this.#line++;
         i++;
       } else if (this.#phase === "start") {
+        // A UTF-8 byte-order mark (EF BB BF) may precede the array, possibly split over chunks.
+        const at = this.#byte + i;
+        if (at < 3 && c === BOM[at] && this.#bomBytes === at) {
+          this.#bomBytes++;
+          i++;
+          continue;
+        }
         if (c !== open) {
           this.#fail(
             i,
