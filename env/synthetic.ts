@@ -17,7 +17,13 @@
  */
 
 import seedrandom from "seedrandom";
-import { PyRandom } from "./goals.ts";
+import { type GoalSplits, makeGoals, PyRandom, splitGoals } from "./goals.ts";
+import {
+  type Catalog,
+  type CatalogDir,
+  loadCatalogFromDir,
+  loadCatalogFromRecords,
+} from "./loaders.ts";
 import { normalizeColor } from "./normalize.ts";
 import {
   ATTRIBUTE_BULLETS,
@@ -31,6 +37,7 @@ import {
   type ProductTypeSpec,
 } from "./synthetic_vocab.ts";
 import type {
+  Goal,
   RawAttributeFile,
   RawGoalQueryMap,
   RawHumanInstruction,
@@ -669,4 +676,174 @@ export function syntheticFileNames(numProducts: number): {
     humanGoals: "human_goals.json",
     goalQueryMap: "goal_query_map.json",
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading for the env, and writing the files
+// ---------------------------------------------------------------------------------------------
+
+/** A cleaned catalog with goals, from the synthetic generator or a WebShop data folder. */
+export interface LoadedCatalog extends Catalog {
+  goals: Goal[];
+  goalKind: "human" | "synthetic";
+  splits: GoalSplits;
+  /** `human_goals.json` order (the split order), when known. */
+  humanGoals?: string[];
+  goalQueryMap?: RawGoalQueryMap;
+  /** Where it came from: "synthetic" or the folder. */
+  source: string;
+}
+
+/** Options of {@linkcode loadSyntheticCatalog} and {@linkcode openCatalog}. */
+export interface OpenCatalogOptions extends SyntheticCatalogOptions {
+  /** Which goals to build (default "human"; a folder without human instructions: synthetic). */
+  goals?: "human" | "synthetic";
+  /** Seed of price draws and price bounds in cleaning and goal building (default 233). */
+  loadSeed?: number;
+}
+
+/**
+ * Generates a synthetic catalog and cleans it through the loaders' in-memory path, with goals
+ * built and ordered as WebShop does, ready for `WebShopEnv`.
+ *
+ * @example
+ * ```ts
+ * const cat = loadSyntheticCatalog({ numProducts: 1000, seed: 0 });
+ * const env = new WebShopEnv({ catalog: cat.products, goals: cat.goals });
+ * ```
+ */
+export function loadSyntheticCatalog(
+  opts: OpenCatalogOptions = {},
+): LoadedCatalog & { raw: SyntheticCatalog } {
+  const raw = generateSyntheticCatalog(opts);
+  const catalog = loadCatalogFromRecords(raw, { seed: opts.loadSeed });
+  const goalKind = opts.goals ?? "human";
+  const { goals } = makeGoals(catalog.products, goalKind, { seed: opts.loadSeed });
+  return {
+    ...catalog,
+    goals,
+    goalKind,
+    splits: splitGoals(goals.length),
+    humanGoals: goalKind === "human" ? raw.humanGoals : undefined,
+    goalQueryMap: raw.goalQueryMap,
+    source: "synthetic",
+    raw,
+  };
+}
+
+/**
+ * Opens a catalog by name: "synthetic" generates one in memory (see `loadSyntheticCatalog`),
+ * anything else is a WebShop data folder read with `loadCatalogFromDir`.
+ */
+export async function openCatalog(
+  source: string,
+  opts: OpenCatalogOptions = {},
+): Promise<LoadedCatalog> {
+  if (source === "synthetic") {
+    const { raw: _raw, ...rest } = loadSyntheticCatalog(opts);
+    return rest;
+  }
+  const dir: CatalogDir = await loadCatalogFromDir(source, {
+    seed: opts.loadSeed,
+    goals: opts.goals ?? "auto",
+  });
+  if (!dir.goals || !dir.goalKind || !dir.splits) {
+    throw new Error(
+      `openCatalog: ${source} has no goals (needs items_human_ins.json, or instructions in ` +
+        `items_ins_v2*.json)`,
+    );
+  }
+  return {
+    products: dir.products,
+    byAsin: dir.byAsin,
+    stats: dir.stats,
+    goals: dir.goals,
+    goalKind: dir.goalKind,
+    splits: dir.splits,
+    humanGoals: dir.humanGoals,
+    goalQueryMap: dir.goalQueryMap,
+    source,
+  };
+}
+
+/** Writes `text` pieces to `path` through a temporary file renamed into place at the end. */
+async function writeAtomically(path: string, pieces: Iterable<string>): Promise<number> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  const enc = new TextEncoder();
+  let bytes = 0;
+  let chunk = "";
+  const flush = async () => {
+    const b = enc.encode(chunk);
+    let off = 0;
+    while (off < b.length) off += await file.write(b.subarray(off));
+    bytes += b.length;
+    chunk = "";
+  };
+  try {
+    for (const p of pieces) {
+      chunk += p;
+      // One write per ~4 MB: the 100k-product file is ~280 MB, too big for one string.
+      if (chunk.length > 1 << 22) await flush();
+    }
+    await flush();
+  } catch (e) {
+    file.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  file.close();
+  await Deno.rename(tmp, path);
+  return bytes;
+}
+
+function* jsonArrayPieces(xs: readonly unknown[]): Iterable<string> {
+  yield "[";
+  for (let i = 0; i < xs.length; i++) yield (i > 0 ? ",\n" : "\n") + JSON.stringify(xs[i]);
+  yield "\n]\n";
+}
+
+function* jsonObjectPieces(obj: Readonly<Record<string, unknown>>): Iterable<string> {
+  yield "{";
+  let first = true;
+  for (const [k, v] of Object.entries(obj)) {
+    yield (first ? "\n" : ",\n") + JSON.stringify(k) + ": " + JSON.stringify(v);
+    first = false;
+  }
+  yield "\n}\n";
+}
+
+/**
+ * Writes a synthetic catalog into `dir` under WebShop's file names (see `syntheticFileNames`),
+ * each through a temporary file and a rename. Returns file name -> bytes written.
+ */
+export async function writeSyntheticCatalog(
+  dir: string,
+  catalog: SyntheticCatalog,
+): Promise<Record<string, number>> {
+  await Deno.mkdir(dir, { recursive: true });
+  const names = syntheticFileNames(catalog.products.length);
+  const at = (n: string) => `${dir.replace(/\/$/, "")}/${n}`;
+  const out: Record<string, number> = {};
+  out[names.products] = await writeAtomically(
+    at(names.products),
+    jsonArrayPieces(catalog.products),
+  );
+  out[names.attributes] = await writeAtomically(
+    at(names.attributes),
+    jsonObjectPieces(catalog.attributes),
+  );
+  out[names.humanInstructions] = await writeAtomically(
+    at(names.humanInstructions),
+    jsonObjectPieces(catalog.humanInstructions),
+  );
+  out[names.humanGoals] = await writeAtomically(
+    at(names.humanGoals),
+    jsonArrayPieces(catalog.humanGoals),
+  );
+  out[names.goalQueryMap] = await writeAtomically(
+    at(names.goalQueryMap),
+    jsonObjectPieces(catalog.goalQueryMap),
+  );
+  return out;
 }
