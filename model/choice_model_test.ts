@@ -1,0 +1,238 @@
+import assert from "node:assert/strict";
+import { assertClose, gpuTest, randn, rng } from "../kernels/_testing.ts";
+import { assertThrows } from "../kernels/_assert.ts";
+import { GpuError } from "../kernels/device.ts";
+import { tensor } from "../kernels/tensor.ts";
+import { BERT_PRESETS, type BertConfig } from "./config.ts";
+import {
+  type ChoiceBatch,
+  choiceConfig,
+  ChoiceModel,
+  initChoiceWeights,
+  packChoiceBatch,
+} from "./choice_model.ts";
+import {
+  choiceBackwardRef,
+  choiceForwardRef,
+  choiceLossRef,
+  type ChoiceRefInputs,
+  toF64,
+  zerosLike,
+} from "./reference.ts";
+
+/** The tiny test BERT: 2 layers, C 32, 2 heads, I 64, vocab 50 (dropout stays 0.1: eval). */
+const TINY: BertConfig = {
+  ...BERT_PRESETS.tiny,
+  vocabSize: 50,
+  hiddenSize: 32,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 64,
+  maxPositionEmbeddings: 16,
+  initializerRange: 0.2,
+};
+
+/** 3 states of up to 10 tokens with 3, 1 and 4 actions of up to 6 tokens. */
+function decisions(
+  seed: number,
+  V = TINY.vocabSize,
+): { states: number[][]; actions: number[][][] } {
+  const r = rng(seed);
+  const toks = (
+    n: number,
+  ) => [2, ...Array.from({ length: n - 2 }, () => 5 + Math.floor(r() * (V - 5))), 3];
+  const stateLens = [10, 7, 4], sizes = [3, 1, 4], actionLens = [6, 3, 5, 4, 2, 6, 3, 5];
+  let k = 0;
+  return {
+    states: stateLens.map(toks),
+    actions: sizes.map((n) => Array.from({ length: n }, () => toks(actionLens[k++]))),
+  };
+}
+
+function refInputs(b: ChoiceBatch): ChoiceRefInputs {
+  return {
+    S: b.sizes.length,
+    Ts: b.stateLen,
+    stateIds: b.stateIds,
+    stateMask: b.stateMask,
+    A: b.sizes.reduce((x, y) => x + y, 0),
+    Ta: b.actionLen,
+    actionIds: b.actionIds,
+    actionMask: b.actionMask,
+    sizes: b.sizes,
+    images: b.images,
+  };
+}
+
+for (const image of [false, true]) {
+  gpuTest(
+    `ChoiceModel forward and gradients match the float64 reference (image=${image})`,
+    async (gpu) => {
+      const cfg = choiceConfig(TINY, { image, imageDim: 8 });
+      const w = initChoiceWeights(cfg, 11);
+      const model = ChoiceModel.create(gpu, cfg, w);
+      const { states, actions } = decisions(1);
+      const inp = packChoiceBatch(states, actions);
+      if (image) inp.images = randn(3 * 8, 5);
+      const S = 3, A = 8;
+      const dLogp = randn(A, 7), dValues = randn(S, 8);
+      const tdLogp = tensor(gpu, [A], "dLogp", dLogp),
+        tdValues = tensor(gpu, [S], "dValues", dValues);
+      model.setInputs(inp);
+      const b = gpu.batch("choice test");
+      model.zeroGrad(b);
+      const { logp, values } = model.forward(b, { train: false, values: true });
+      model.backward(b, tdLogp, tdValues);
+      b.submit();
+      const rcfg = { ...cfg };
+      const w64 = toF64(w), g64 = zerosLike(w64);
+      const ref = choiceForwardRef(rcfg, w64, refInputs(inp));
+      choiceBackwardRef(
+        rcfg,
+        w64,
+        g64,
+        ref.cache,
+        Float64Array.from(dLogp),
+        Float64Array.from(dValues),
+      );
+      assertClose(await logp.read(), ref.logp, { atol: 1e-4, rtol: 1e-4 }, "logp");
+      assertClose(await values!.read(), ref.values, { atol: 1e-4, rtol: 1e-4 }, "values");
+      const split = await model.readLogp();
+      assert.deepEqual(split.map((x) => x.length), [3, 1, 4]);
+      for (const p of model.parameters()) {
+        const r = g64.get(p.name)!;
+        const scale = r.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        assertClose(await p.grad.read(), r, { atol: 1e-3 * scale + 1e-6, rtol: 2e-3 }, p.name);
+      }
+    },
+  );
+}
+
+gpuTest(
+  "ChoiceModel.trainStep() lowers the loss and changes every parameter it trains",
+  async (gpu) => {
+    const cfg = choiceConfig({ ...TINY, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
+    const model = ChoiceModel.create(gpu, cfg, undefined, { seed: 3 });
+    const { states, actions } = decisions(2);
+    const inp = packChoiceBatch(states, actions);
+    const targets = [1, 0, 2];
+    const before = await model.readWeights();
+    // The loss of step 0 is the reference's loss of the initial weights.
+    const ref = choiceForwardRef(cfg, toF64(before), refInputs(inp));
+    const refLoss = choiceLossRef(ref.logp, inp.sizes, targets).loss;
+    const losses: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      const { loss, gradNorm } = model.trainStep(inp, targets, { lr: 3e-3, clip: 1.0 });
+      losses.push((await loss.read())[0]); // a sync point per step: fine for a test
+      assert.ok(Number.isFinite((await gradNorm.read())[0]));
+      if (step === 0) {
+        const after = await model.readWeights();
+        // The imitation loss does not reach the value head (linear_3.*), as in WebShop; its
+        // gradients are checked against the reference above.
+        for (const p of model.parameters().filter((p) => !p.name.startsWith("linear_3."))) {
+          const a = after.get(p.name)!.data, b = before.get(p.name)!.data;
+          assert.ok(a.some((v, i) => v !== b[i]), `${p.name} did not change`);
+        }
+      }
+    }
+    assert.ok(
+      Math.abs(losses[0] - refLoss) < 1e-4,
+      `step-0 loss ${losses[0]} vs reference ${refLoss}`,
+    );
+    assert.ok(losses[5] < losses[0] * 0.7, `losses ${losses.map((l) => l.toFixed(4)).join(" ")}`);
+  },
+);
+
+gpuTest(
+  "ChoiceModel ignores padded state tokens and scores a batch as each decision alone",
+  async (gpu) => {
+    const cfg = choiceConfig(TINY, { image: true, imageDim: 4 });
+    const model = ChoiceModel.create(gpu, cfg, undefined, { seed: 4 });
+    const { states, actions } = decisions(3);
+    const score = async (inp: ChoiceBatch) => {
+      const b = gpu.batch("score");
+      const { logp, values } = model.score(b, inp, { values: true });
+      b.submit();
+      return { logp: await logp.read(), values: await values!.read() };
+    };
+    const base = await score(packChoiceBatch(states, actions));
+    // Longer state padding holding garbage ids changes nothing.
+    const padded = packChoiceBatch(states, actions, { stateLen: 13 });
+    const ids = Uint32Array.from(padded.stateIds);
+    for (let i = 0; i < ids.length; i++) if (!padded.stateMask[i]) ids[i] = 1 + (i % 40);
+    const again = await score({ ...padded, stateIds: ids });
+    assertClose(again.logp, base.logp, { atol: 1e-5, rtol: 1e-5 }, "logp with more state padding");
+    assertClose(
+      again.values,
+      base.values,
+      { atol: 1e-5, rtol: 1e-5 },
+      "values with more state padding",
+    );
+    // Each decision alone (same action padding) gives the same log-probs.
+    let off = 0;
+    for (let s = 0; s < states.length; s++) {
+      const alone = await score(
+        packChoiceBatch([states[s]], [actions[s]], { stateLen: 10, actionLen: 6 }),
+      );
+      const n = actions[s].length;
+      assertClose(
+        alone.logp,
+        base.logp.slice(off, off + n),
+        { atol: 1e-5, rtol: 1e-5 },
+        `state ${s}`,
+      );
+      assertClose(
+        alone.values,
+        base.values.slice(s, s + 1),
+        { atol: 1e-5, rtol: 1e-5 },
+        `value ${s}`,
+      );
+      off += n;
+    }
+  },
+);
+
+gpuTest("ChoiceModel.chosenLogp() gathers the targets' log-probs", async (gpu) => {
+  const model = ChoiceModel.create(gpu, choiceConfig(TINY), undefined, { seed: 6 });
+  const { states, actions } = decisions(5);
+  const b = gpu.batch("chosen");
+  const { logp } = model.score(b, packChoiceBatch(states, actions));
+  model.setTargets([2, 0, 3]);
+  const chosen = model.chosenLogp(b);
+  b.submit();
+  const all = await logp.read();
+  assert.deepEqual(Array.from(await chosen.read()), [all[2], all[3], all[7]]);
+});
+
+gpuTest("ChoiceModel rejects bad inputs and weights by name", (gpu) => {
+  const cfg = choiceConfig(TINY);
+  const model = ChoiceModel.create(gpu, cfg, undefined, { seed: 1 });
+  const { states, actions } = decisions(1);
+  const inp = packChoiceBatch(states, actions);
+  const gap = Float32Array.from(inp.actionMask);
+  gap[0] = 0;
+  assertThrows(
+    () => model.setInputs({ ...inp, actionMask: gap }),
+    GpuError,
+    "action 0 has a real token after padding",
+  );
+  const big = Uint32Array.from(inp.stateIds);
+  big[3] = 999;
+  assertThrows(
+    () => model.setInputs({ ...inp, stateIds: big }),
+    GpuError,
+    "state 0 token 3 has id 999",
+  );
+  assertThrows(
+    () => model.setInputs({ ...inp, sizes: [3, 0, 5] }),
+    GpuError,
+    "state 1 has 0 valid actions",
+  );
+  model.setInputs(inp);
+  assertThrows(() => model.setTargets([3, 0, 0]), GpuError, "target 3 of state 0 is not in [0, 3)");
+  const w = initChoiceWeights(choiceConfig(TINY, { image: true }), 0);
+  assertThrows(() => model.loadWeights(w), GpuError, "image_linear.weight");
+  const missing = initChoiceWeights(cfg, 0);
+  missing.delete("attn.dot_scale");
+  assertThrows(() => model.loadWeights(missing), GpuError, "attn.dot_scale");
+});

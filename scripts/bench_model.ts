@@ -1,0 +1,223 @@
+/**
+ * Model benchmark (`deno task bench:model`): forward and training-step time of WebShop's choice
+ * model at BERT tiny, mini and base sizes on realistic decisions (a state of 512 tokens with 16
+ * actions of 64 tokens), for one decision and a batch of decisions. Prints tokens/s and achieved
+ * GFLOP/s (matmul FLOPs; a training step counts 3× the forward's), next to one 512×768×768
+ * matmul timed in the same run, and appends JSON lines to runs/bench/model.jsonl.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { requestGpu } from "../kernels/device.ts";
+import { tensor } from "../kernels/tensor.ts";
+import { matmul } from "../kernels/matmul.ts";
+import { BERT_PRESETS } from "../model/config.ts";
+import {
+  type ChoiceBatch,
+  choiceConfig,
+  choiceForwardFlops,
+  ChoiceModel,
+  packChoiceBatch,
+} from "../model/choice_model.ts";
+import { seededUniform } from "../model/init.ts";
+
+const USAGE = `usage: deno task bench:model [options]
+  --presets LIST      BERT sizes, comma-separated (default tiny,mini,base)
+  --decisions LIST    decisions per batch (default 1,4)
+  --state-len N       tokens per state (default 512)
+  --actions N         actions per decision (default 16)
+  --action-len N      tokens per action (default 64)
+  --reps N            timed repetitions (default 3; base uses 1)
+  --no-train          time the forward only
+  --out FILE          JSON lines output (default runs/bench/model.jsonl)
+  --help              this text`;
+
+type Preset = keyof typeof BERT_PRESETS;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+function decisionsBatch(
+  n: number,
+  stateLen: number,
+  actions: number,
+  actionLen: number,
+  vocab: number,
+): ChoiceBatch {
+  const r = seededUniform(1234);
+  const toks = (len: number) => [
+    101,
+    ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(r() * (vocab - 1000))),
+    102,
+  ];
+  const states = Array.from({ length: n }, () => toks(stateLen));
+  const acts = Array.from(
+    { length: n },
+    () => Array.from({ length: actions }, () => toks(actionLen)),
+  );
+  return packChoiceBatch(states, acts);
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({
+      args: Deno.args,
+      options: {
+        presets: { type: "string", default: "tiny,mini,base" },
+        decisions: { type: "string", default: "1,4" },
+        "state-len": { type: "string", default: "512" },
+        actions: { type: "string", default: "16" },
+        "action-len": { type: "string", default: "64" },
+        reps: { type: "string" },
+        "no-train": { type: "boolean", default: false },
+        out: { type: "string", default: "runs/bench/model.jsonl" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    Deno.exit(2);
+  }
+  const v = args.values;
+  if (v.help) {
+    console.log(USAGE);
+    return;
+  }
+  const int = (s: string, name: string) => {
+    const x = Number(s);
+    if (!Number.isInteger(x) || x < 1) {
+      console.error(`--${name} must be a positive integer, got '${s}'\n${USAGE}`);
+      Deno.exit(2);
+    }
+    return x;
+  };
+  const presets = v.presets!.split(",") as Preset[];
+  for (const p of presets) {
+    if (!(p in BERT_PRESETS)) {
+      console.error(`unknown preset '${p}' (have ${Object.keys(BERT_PRESETS).join(", ")})`);
+      Deno.exit(2);
+    }
+  }
+  const decisions = v.decisions!.split(",").map((s) => int(s, "decisions"));
+  const stateLen = int(v["state-len"]!, "state-len"), actions = int(v.actions!, "actions");
+  const actionLen = int(v["action-len"]!, "action-len");
+  const train = !v["no-train"];
+
+  const gpu = await requestGpu();
+  const device = `${gpu.report.description || gpu.report.vendor} (${gpu.report.backend})`;
+  console.log(`device: ${device}`);
+  const stamp = new Date().toISOString();
+  const lines: Record<string, unknown>[] = [];
+
+  // The reference: one 512×768×768 matmul, median of several submits.
+  {
+    const m = 512, k = 768, n = 768;
+    const a = tensor(gpu, [m, k], "bench a", new Float32Array(m * k).fill(0.01));
+    const b = tensor(gpu, [k, n], "bench b", new Float32Array(k * n).fill(0.02));
+    const out = tensor(gpu, [m, n], "bench out");
+    const times: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const t0 = performance.now();
+      gpu.run("bench matmul", (bt) => matmul(bt, out, a, b, { m, k, n }));
+      await gpu.sync("bench matmul");
+      if (i > 0) times.push(performance.now() - t0);
+    }
+    const ms = median(times), gflops = (2 * m * k * n) / (ms * 1e6);
+    console.log(`matmul 512x768x768: ${ms.toFixed(2)} ms, ${gflops.toFixed(1)} GFLOP/s`);
+    lines.push({ bench: "model", case: "matmul", shape: "512x768x768", ms, gflops, device, stamp });
+    a.destroy();
+    b.destroy();
+    out.destroy();
+  }
+  const matmulGflops = lines[0].gflops as number;
+
+  const rows: string[][] = [];
+  for (const preset of presets) {
+    const bertCfg = { ...BERT_PRESETS[preset], vocabSize: 30526 };
+    const cfg = choiceConfig(bertCfg);
+    const model = ChoiceModel.create(gpu, cfg, undefined, { seed: 1 });
+    const isBase = preset === "base";
+    const reps = v.reps ? int(v.reps, "reps") : isBase ? 1 : 3;
+    const warmup = isBase ? 0 : 1;
+    for (const n of decisions) {
+      const inp = decisionsBatch(n, stateLen, actions, actionLen, bertCfg.vocabSize);
+      const dims = model.setInputs(inp);
+      const tokens = dims.S * dims.Ts + dims.A * dims.Ta;
+      const fwdFlops = choiceForwardFlops(cfg, dims);
+      const modes = train ? ["forward", "train"] : ["forward"];
+      for (const mode of modes) {
+        const times: number[] = [];
+        for (let i = 0; i < warmup + reps; i++) {
+          console.error(
+            `${preset} x${n} ${mode}: ${
+              i < warmup ? "warm-up" : `rep ${i - warmup + 1}/${reps}`
+            }...`,
+          );
+          const t0 = performance.now();
+          if (mode === "forward") {
+            const b = gpu.batch("bench forward");
+            model.score(b, inp);
+            b.submit();
+          } else {
+            model.trainStep(inp, Array(n).fill(0), { lr: 1e-5, clip: 1 });
+          }
+          await gpu.sync(`bench ${mode}`);
+          if (i >= warmup) times.push(performance.now() - t0);
+        }
+        const ms = median(times);
+        const flops = mode === "forward" ? fwdFlops : 3 * fwdFlops;
+        const gflops = flops / (ms * 1e6);
+        const tps = tokens / (ms / 1000);
+        lines.push({
+          bench: "model",
+          case: `choice ${mode}`,
+          preset,
+          decisions: n,
+          stateLen,
+          actions,
+          actionLen,
+          tokens,
+          ms,
+          tokensPerS: tps,
+          gflop: flops / 1e9,
+          gflops,
+          vsMatmul: gflops / matmulGflops,
+          reps,
+          device,
+          stamp,
+        });
+        rows.push([
+          preset,
+          String(n),
+          mode,
+          String(tokens),
+          ms.toFixed(1),
+          tps.toFixed(0),
+          (flops / 1e9).toFixed(1),
+          gflops.toFixed(1),
+          (gflops / matmulGflops).toFixed(2),
+        ]);
+        console.log(rows.at(-1)!.join("\t"));
+      }
+    }
+    model.bert.destroy();
+  }
+  const head = ["preset", "dec", "mode", "tokens", "ms", "tok/s", "GFLOP", "GFLOP/s", "vs matmul"];
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padStart(width[i])).join("  ");
+  console.log(`\n${fmt(head)}\n${rows.map(fmt).join("\n")}`);
+  console.log(`matmul 512x768x768 reference: ${matmulGflops.toFixed(1)} GFLOP/s`);
+  const dir = v.out!.includes("/") ? v.out!.slice(0, v.out!.lastIndexOf("/")) : ".";
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(v.out!, lines.map((l) => JSON.stringify(l)).join("\n") + "\n", {
+    append: true,
+  });
+  console.log(`wrote ${lines.length} lines to ${v.out}`);
+}
+
+if (import.meta.main) await main();
