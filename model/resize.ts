@@ -13,6 +13,13 @@
  * Old rows are copied unchanged; shrinking keeps the first rows. Samples use our own seeded
  * generator, so values differ from torch's while the distribution is the same.
  *
+ * Cost: a row is drawn as mean + √(ε/N)·Xcᵀz with z ~ N(0, I_N), which has exactly the
+ * covariance ε·Σ without forming Σ (N·C per row). Deciding "positive definite" needs Σ
+ * (N·C²/2, about 9e9 multiply-adds and ~40 s in JS for bert-base), so above
+ * `exactCheckLimit` we use the cheap equivalent for real embedding tables: Σ is singular when
+ * N <= C or a column is constant, and otherwise taken as positive definite (true for any
+ * trained embedding; an exactly collinear table is the one case where we would differ).
+ *
  * @module
  */
 
@@ -27,6 +34,11 @@ export interface ResizeOptions {
   std?: number;
   /** Seed of the random rows (default 0). */
   seed?: number;
+  /**
+   * Largest N·C² for which positive definiteness is decided exactly by a Cholesky factor of the
+   * covariance (default 5e8); larger tables use the cheap rank test (see the module doc).
+   */
+  exactCheckLimit?: number;
 }
 
 /** Scale of the covariance new rows are drawn with (Hugging Face's `epsilon`). */
@@ -115,17 +127,40 @@ export function resizeTokenEmbeddings(
     out.set(normalInit(added * C, opts.std ?? 0.02, seed), V * C);
     return { shape: [newRows, C], data: out };
   }
-  const { mean, cov } = rowMeanCovariance(weight.data, V, C);
-  for (let i = 0; i < cov.length; i++) cov[i] *= MEAN_RESIZE_EPSILON;
-  const l = cholesky(cov, C);
-  const z = normalInit(added * C, 1, seed);
-  for (let r = 0; r < added; r++) {
-    const dst = (V + r) * C;
-    for (let i = 0; i < C; i++) {
-      let s = mean[i];
-      if (l) { for (let k = 0; k <= i; k++) s += l[i * C + k] * z[r * C + k]; }
-      out[dst + i] = s;
+  const x = weight.data;
+  let definite: boolean;
+  let mean: Float64Array;
+  if (V * C * C <= (opts.exactCheckLimit ?? 5e8)) {
+    const mc = rowMeanCovariance(x, V, C);
+    mean = mc.mean;
+    for (let i = 0; i < mc.cov.length; i++) mc.cov[i] *= MEAN_RESIZE_EPSILON;
+    definite = cholesky(mc.cov, C) !== null;
+  } else {
+    mean = new Float64Array(C);
+    const lo = new Float64Array(C).fill(Infinity), hi = new Float64Array(C).fill(-Infinity);
+    for (let r = 0; r < V; r++) {
+      for (let c = 0; c < C; c++) {
+        const v = x[r * C + c];
+        mean[c] += v;
+        if (v < lo[c]) lo[c] = v;
+        if (v > hi[c]) hi[c] = v;
+      }
     }
+    for (let c = 0; c < C; c++) mean[c] /= V;
+    definite = V > C && lo.every((v, c) => v < hi[c]);
+  }
+  const z = normalInit(added * V, 1, seed);
+  const scale = Math.sqrt(MEAN_RESIZE_EPSILON / V);
+  const acc = new Float64Array(C);
+  for (let r = 0; r < added; r++) {
+    acc.fill(0);
+    if (definite) {
+      for (let n = 0; n < V; n++) {
+        const zn = z[r * V + n], row = n * C;
+        for (let c = 0; c < C; c++) acc[c] += zn * (x[row + c] - mean[c]);
+      }
+    }
+    for (let c = 0; c < C; c++) out[(V + r) * C + c] = mean[c] + scale * acc[c];
   }
   return { shape: [newRows, C], data: out };
 }

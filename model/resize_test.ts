@@ -76,3 +76,27 @@ Deno.test("resizeTokenEmbeddings() mean init samples N(mean, 1e-9·cov) (empiric
     assert.ok(Math.abs(emp.mean[i]) < 0.1 * Math.sqrt(cov[i * C + i]), `mean[${i}]`);
   }
 });
+
+Deno.test("resizeTokenEmbeddings() cheap rank test agrees with the exact one", () => {
+  const V = 50, C = 4;
+  const data = normalInit(V * C, 1, 2);
+  const exact = resizeTokenEmbeddings({ shape: [V, C], data }, V + 2, { seed: 1 });
+  const cheap = resizeTokenEmbeddings({ shape: [V, C], data }, V + 2, {
+    seed: 1,
+    exactCheckLimit: 0,
+  });
+  // Same draw (z), same mean: only float64 summation order differs.
+  for (let i = V * C; i < (V + 2) * C; i++) {
+    assert.ok(Math.abs(exact.data[i] - cheap.data[i]) < 1e-7);
+  }
+  assert.notDeepEqual([...cheap.data.subarray(V * C, V * C + C)], [
+    ...cheap.data.subarray(V * C + C),
+  ]);
+  // A constant column makes Σ singular: both paths fall back to the mean.
+  const flat = Float32Array.from(data, (v, i) => (i % C === 2 ? 0.5 : v));
+  for (const exactCheckLimit of [0, Infinity]) {
+    const r = resizeTokenEmbeddings({ shape: [V, C], data: flat }, V + 1, { exactCheckLimit });
+    const mean = rowMeanCovariance(flat, V, C).mean;
+    assert.deepEqual([...r.data.subarray(V * C)], [...mean].map(Math.fround));
+  }
+});
