@@ -16,6 +16,7 @@
  */
 
 import { type Batch, type Gpu, GpuError, packParams } from "./device.ts";
+import { dispatchDistinct } from "./reduce.ts";
 import { assertDType, assertShape, type Tensor, tensor } from "./tensor.ts";
 
 /** Hyper-parameters of one {@linkcode adamwStep}. */
@@ -66,6 +67,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 }`;
 
+const ADAMW_WG = 256;
+
+function adamwPipeline(gpu: Gpu): GPUComputePipeline {
+  return gpu.pipeline("adamw", ADAMW_WGSL, { WG: ADAMW_WG });
+}
+
+/** Compiles the AdamW pipeline now, at start-up, instead of at the first step. */
+export function warmAdamWKernels(gpu: Gpu): void {
+  adamwPipeline(gpu);
+}
+
 function checkHyper(op: string, h: AdamWStep): void {
   const bad = (k: keyof AdamWStep, why: string) => {
     throw new GpuError(`${op}: ${k} = ${h[k]} ${why}`);
@@ -107,9 +119,8 @@ export function adamwStep(
     assertShape(op, name, t, param.shape);
   }
   const n = param.size;
-  const wg = 256;
-  const groups = Math.min(Math.ceil(n / wg), batch.gpu.isSoftware ? 256 : 8192);
-  const pipe = batch.gpu.pipeline("adamw", ADAMW_WGSL, { WG: wg });
+  const pipe = adamwPipeline(batch.gpu);
+  const groups = Math.min(Math.ceil(n / ADAMW_WG), batch.gpu.isSoftware ? 256 : 8192);
   const params = packParams([
     n,
     { f32: 1 - h.lr * h.weightDecay },
@@ -120,7 +131,7 @@ export function adamwStep(
     { f32: h.lr / (1 - h.beta1 ** h.step) },
     { f32: Math.sqrt(1 - h.beta2 ** h.step) },
   ]);
-  batch.dispatch(pipe, [grad, param, m, v], params, [groups]);
+  dispatchDistinct(op, batch, pipe, [grad, param, m, v], params, [groups]);
 }
 
 /** Records zero-filling of every tensor (gradients before a backward that accumulates). */

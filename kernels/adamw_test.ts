@@ -1,6 +1,13 @@
 import { assertThrows } from "./_assert.ts";
 import { assertClose, gpuTest, randn } from "./_testing.ts";
-import { AdamW, adamwStep, noDecay, resolveAdamWConfig, zeroGrad } from "./adamw.ts";
+import {
+  AdamW,
+  adamwStep,
+  noDecay,
+  resolveAdamWConfig,
+  warmAdamWKernels,
+  zeroGrad,
+} from "./adamw.ts";
 import { adamwStepCpu } from "./cpu/adamw.ts";
 import { GpuError } from "./device.ts";
 import { tensor } from "./tensor.ts";
@@ -137,6 +144,11 @@ gpuTest("AdamW rejects bad shapes and hyper-parameters before dispatch", (gpu) =
     "adamwStep: grad 'g' has shape [3, 4], expected [4, 3]",
   );
   assertThrows(() => adamwStep(b, p, m, m, m, { ...h, step: 0 }), GpuError, "adamwStep: step = 0");
+  assertThrows(
+    () => adamwStep(b, p, tensor(gpu, [4, 3], "g2"), m, m, h),
+    GpuError,
+    "adamwStep: 'm' and 'm' share a buffer",
+  );
   assertThrows(() => adamwStep(b, p, m, m, m, { ...h, beta2: 1 }), GpuError, "beta2 = 1");
   assertThrows(() => resolveAdamWConfig({ lr: -1 }), GpuError, "AdamW config: lr = -1");
   assertThrows(
@@ -153,4 +165,17 @@ gpuTest("AdamW rejects bad shapes and hyper-parameters before dispatch", (gpu) =
     "parameter 'w' appears twice",
   );
   b.submit();
+});
+
+gpuTest("warmAdamWKernels() compiles the pipeline every step uses", async (gpu) => {
+  warmAdamWKernels(gpu);
+  const before = gpu.pipelineCount;
+  const ts = [3, 4, 5].map((n) => ["p", "g", "m", "v"].map((l) => tensor(gpu, [n], l)));
+  gpu.run("steps", (b) => {
+    for (const [i, [p, g, m, v]] of ts.entries()) {
+      adamwStep(b, p, g, m, v, { ...H, lr: 1e-3, weightDecay: 0, step: i + 1 });
+    }
+  });
+  await gpu.sync();
+  if (gpu.pipelineCount !== before) throw new Error("a step compiled a pipeline after warm-up");
 });

@@ -28,6 +28,30 @@ const PARTIAL_ELEMS = 16384;
 /** Most partial sums of one input: the final pass stays a single small workgroup. */
 const MAX_PARTIALS = 256;
 
+/**
+ * {@linkcode Batch.dispatch} after checking that no buffer is bound twice. WebGPU rejects a
+ * writable buffer bound twice at submit, far from the cause; this names the op and the tensors.
+ * Stricter than WebGPU (two read-only bindings of one buffer are refused too): none of the
+ * training kernels has a use for that.
+ */
+export function dispatchDistinct(
+  op: string,
+  batch: Batch,
+  pipe: GPUComputePipeline,
+  buffers: readonly Bindable[],
+  params: ArrayBuffer,
+  groups: readonly number[],
+): void {
+  const seen = new Map<GPUBuffer, string>();
+  for (const b of buffers) {
+    const [buf, label] = b instanceof GPUBuffer ? [b, b.label] : [b.buffer, b.label];
+    const prev = seen.get(buf);
+    if (prev !== undefined) throw new GpuError(`${op}: '${prev}' and '${label}' share a buffer`);
+    seen.set(buf, label);
+  }
+  batch.dispatch(pipe, buffers, params, groups);
+}
+
 /** Number of partial sums a reduction writes for an input of `n` elements (at least 1). */
 export function partialCount(n: number): number {
   return Math.max(1, Math.min(MAX_PARTIALS, Math.ceil(n / PARTIAL_ELEMS)));
@@ -101,6 +125,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 }`;
 
 function recordPartials(
+  op: string,
   batch: Batch,
   partials: Bindable,
   base: number,
@@ -109,15 +134,14 @@ function recordPartials(
   square: boolean,
 ): number {
   const count = partialCount(n);
-  const wg = reduceWg(batch.gpu);
-  const name = square ? "reduce_partials_sumsq" : "reduce_partials_sum";
-  const pipe = batch.gpu.pipeline(name, partialsWgsl(square), { WG: wg });
-  batch.dispatch(pipe, [x, partials], packParams([n, base]), [count]);
+  const { pipe } = kernel(batch.gpu, square ? "reduce_partials_sumsq" : "reduce_partials_sum");
+  dispatchDistinct(op, batch, pipe, [x, partials], packParams([n, base]), [count]);
   return count;
 }
 
 /** Records out[0] = sqrt(total) when `sqrt`, else total * scale. */
 function recordFinal(
+  op: string,
   batch: Batch,
   out: Tensor,
   partials: Bindable,
@@ -125,9 +149,8 @@ function recordFinal(
   sqrt: boolean,
   scale = 1,
 ): void {
-  const wg = reduceWg(batch.gpu);
-  const pipe = batch.gpu.pipeline("reduce_final", FINAL_WGSL, { WG: wg, SQRT: sqrt ? 1 : 0 });
-  batch.dispatch(pipe, [partials, out], packParams([m, { f32: scale }]), [1]);
+  const { pipe } = kernel(batch.gpu, sqrt ? "reduce_final_sqrt" : "reduce_final");
+  dispatchDistinct(op, batch, pipe, [partials, out], packParams([m, { f32: scale }]), [1]);
 }
 
 // The partials of sum and mean live in one small buffer per device: dispatches in a batch run in
@@ -159,22 +182,24 @@ function checkCount(op: string, n: number): void {
  * ```
  */
 export function sumForward(batch: Batch, out: Tensor, x: Tensor, n: number = x.size): void {
-  checkCount("sumForward", n);
-  assertSize("sumForward", "x", x, n);
-  assertSize("sumForward", "out", out, 1);
+  const op = "sumForward";
+  checkCount(op, n);
+  assertSize(op, "x", x, n);
+  assertSize(op, "out", out, 1);
   const scratch = scratchOf(batch.gpu);
-  const m = recordPartials(batch, scratch, 0, x, n, false);
-  recordFinal(batch, out, scratch, m, false);
+  const m = recordPartials(op, batch, scratch, 0, x, n, false);
+  recordFinal(op, batch, out, scratch, m, false);
 }
 
 /** Records out[0] = mean of the first `n` elements of x (default all); NaN when n is 0. */
 export function meanForward(batch: Batch, out: Tensor, x: Tensor, n: number = x.size): void {
-  checkCount("meanForward", n);
-  assertSize("meanForward", "x", x, n);
-  assertSize("meanForward", "out", out, 1);
+  const op = "meanForward";
+  checkCount(op, n);
+  assertSize(op, "x", x, n);
+  assertSize(op, "out", out, 1);
   const scratch = scratchOf(batch.gpu);
-  const m = recordPartials(batch, scratch, 0, x, n, false);
-  recordFinal(batch, out, scratch, m, false, 1 / n);
+  const m = recordPartials(op, batch, scratch, 0, x, n, false);
+  recordFinal(op, batch, out, scratch, m, false, 1 / n);
 }
 
 /** Sizes of {@linkcode rowMaxForward}: N rows of L elements. */
@@ -259,11 +284,13 @@ export function rowMaxForward(
   assertSize(op, "out", out, N);
   assertDType(op, "argmax", argmax, "u32");
   assertSize(op, "argmax", argmax, N);
-  const wg = 64;
-  const pipe = batch.gpu.pipeline("row_max_fwd", ROW_MAX_FWD_WGSL, { WG: wg });
+  const { pipe, wg } = kernel(batch.gpu, "row_max_fwd");
   const groups = Math.ceil(N / wg);
   const y = Math.max(1, Math.ceil(groups / 65535));
-  batch.dispatch(pipe, [x, out, argmax], packParams([N, L]), [Math.ceil(groups / y), y]);
+  dispatchDistinct(op, batch, pipe, [x, out, argmax], packParams([N, L]), [
+    Math.ceil(groups / y),
+    y,
+  ]);
 }
 
 /**
@@ -285,10 +312,9 @@ export function rowMaxBackward(
   assertDType(op, "argmax", argmax, "u32");
   assertSize(op, "argmax", argmax, N);
   assertSize(op, "dX", dX, N * L);
-  const wg = 256;
-  const pipe = batch.gpu.pipeline("row_max_bwd", ROW_MAX_BWD_WGSL, { WG: wg });
+  const { pipe, wg } = kernel(batch.gpu, "row_max_bwd");
   const groups = strideGroups(batch.gpu, N * L, wg);
-  batch.dispatch(pipe, [dOut, argmax, dX], packParams([N, L]), [groups]);
+  dispatchDistinct(op, batch, pipe, [dOut, argmax, dX], packParams([N, L]), [groups]);
 }
 
 function checkTensors(op: string, tensors: readonly Tensor[]): void {
@@ -327,8 +353,8 @@ export function globalNormForward(
   assertDType(op, "scratch", scratch, "f32");
   assertSize(op, "scratch", scratch, globalNormScratchSize(tensors));
   let base = 0;
-  for (const t of tensors) base += recordPartials(batch, scratch, base, t, t.size, true);
-  recordFinal(batch, out, scratch, base, true);
+  for (const t of tensors) base += recordPartials(op, batch, scratch, base, t, t.size, true);
+  recordFinal(op, batch, out, scratch, base, true);
 }
 
 const CLIP_WGSL = /* wgsl */ `
@@ -364,11 +390,10 @@ export function clipByGlobalNorm(
   if (!(maxNorm > 0) || !Number.isFinite(maxNorm)) {
     throw new GpuError(`${op}: maxNorm = ${maxNorm} must be a positive finite number`);
   }
-  const wg = 256;
-  const pipe = batch.gpu.pipeline("clip_by_global_norm", CLIP_WGSL, { WG: wg });
+  const { pipe, wg } = kernel(batch.gpu, "clip_by_global_norm");
   for (const t of tensors) {
     const groups = strideGroups(batch.gpu, t.size, wg);
-    batch.dispatch(pipe, [norm, t], packParams([t.size, { f32: maxNorm }]), [groups]);
+    dispatchDistinct(op, batch, pipe, [norm, t], packParams([t.size, { f32: maxNorm }]), [groups]);
   }
 }
 
@@ -405,9 +430,50 @@ export function nonFiniteFlag(batch: Batch, flag: Tensor, tensors: readonly Tens
   checkTensors(op, tensors);
   assertDType(op, "flag", flag, "u32");
   assertSize(op, "flag", flag, 1);
-  const wg = 256;
-  const pipe = batch.gpu.pipeline("non_finite_flag", NON_FINITE_WGSL, { WG: wg });
+  const { pipe, wg } = kernel(batch.gpu, "non_finite_flag");
   for (const t of tensors) {
-    batch.dispatch(pipe, [t, flag], packParams([t.size]), [strideGroups(batch.gpu, t.size, wg)]);
+    dispatchDistinct(op, batch, pipe, [t, flag], packParams([t.size]), [
+      strideGroups(batch.gpu, t.size, wg),
+    ]);
   }
+}
+
+// Every kernel of this file: WGSL, workgroup size and other override constants. Launchers and
+// the warm-up share it, so the warm-up compiles exactly the variants the launchers use.
+const KERNELS: Record<
+  string,
+  { module: string; code: string; wg: (gpu: Gpu) => number; constants?: Record<string, number> }
+> = {
+  reduce_partials_sum: { module: "reduce_partials_sum", code: partialsWgsl(false), wg: reduceWg },
+  reduce_partials_sumsq: {
+    module: "reduce_partials_sumsq",
+    code: partialsWgsl(true),
+    wg: reduceWg,
+  },
+  reduce_final: { module: "reduce_final", code: FINAL_WGSL, wg: reduceWg, constants: { SQRT: 0 } },
+  reduce_final_sqrt: {
+    module: "reduce_final",
+    code: FINAL_WGSL,
+    wg: reduceWg,
+    constants: { SQRT: 1 },
+  },
+  // One invocation per row, serial over the row.
+  row_max_fwd: { module: "row_max_fwd", code: ROW_MAX_FWD_WGSL, wg: () => 64 },
+  row_max_bwd: { module: "row_max_bwd", code: ROW_MAX_BWD_WGSL, wg: () => 256 },
+  clip_by_global_norm: { module: "clip_by_global_norm", code: CLIP_WGSL, wg: () => 256 },
+  non_finite_flag: { module: "non_finite_flag", code: NON_FINITE_WGSL, wg: () => 256 },
+};
+
+function kernel(gpu: Gpu, name: string): { pipe: GPUComputePipeline; wg: number } {
+  const k = KERNELS[name];
+  const wg = k.wg(gpu);
+  return { pipe: gpu.pipeline(k.module, k.code, { WG: wg, ...k.constants }), wg };
+}
+
+/**
+ * Compiles every pipeline of the reductions now, at start-up, instead of at their first
+ * dispatch (on llvmpipe a compile can take a noticeable time inside a training step).
+ */
+export function warmReduceKernels(gpu: Gpu): void {
+  for (const name of Object.keys(KERNELS)) kernel(gpu, name);
 }

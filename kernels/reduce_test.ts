@@ -19,6 +19,7 @@ import {
   rowMaxBackward,
   rowMaxForward,
   sumForward,
+  warmReduceKernels,
 } from "./reduce.ts";
 import { type Tensor, tensor } from "./tensor.ts";
 
@@ -212,4 +213,25 @@ gpuTest("reductions reject bad shapes and dtypes before dispatch", (gpu) => {
   assertThrows(() => nonFiniteFlag(b, out, [x]), GpuError, "nonFiniteFlag: flag 'out' is f32");
   assertThrows(() => nonFiniteFlag(b, u, []), GpuError, "nonFiniteFlag: no tensors given");
   b.submit();
+});
+
+gpuTest("warmReduceKernels() compiles every variant the launchers use", async (gpu) => {
+  warmReduceKernels(gpu);
+  const before = gpu.pipelineCount;
+  const x = tensor(gpu, [6], "x", randn(6, 1)), y = tensor(gpu, [6], "y");
+  const one = tensor(gpu, [1], "one", [1]), arg = tensor(gpu, [2], "arg", undefined, "u32");
+  const scratch = tensor(gpu, [globalNormScratchSize([x, y])], "scratch");
+  gpu.run("all reductions", (b) => {
+    sumForward(b, one, x);
+    meanForward(b, one, x);
+    rowMaxForward(b, y, arg, x, { N: 2, L: 3 });
+    rowMaxBackward(b, y, x, arg, { N: 2, L: 3 });
+    globalNormForward(b, one, scratch, [x, y]);
+    clipByGlobalNorm(b, [x, y], one, 1);
+    nonFiniteFlag(b, arg, [x, y]);
+  });
+  await gpu.sync();
+  if (gpu.pipelineCount !== before) {
+    throw new Error(`launchers compiled ${gpu.pipelineCount - before} pipelines after warm-up`);
+  }
 });

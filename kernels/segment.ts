@@ -28,6 +28,7 @@
  */
 
 import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { dispatchDistinct } from "./reduce.ts";
 import { assertDType, assertSize, type Tensor } from "./tensor.ts";
 
 /** Sizes of the segment ops over a flat vector of N scores in S segments. */
@@ -144,9 +145,8 @@ export function segmentLogSoftmaxForward(
   assertSize(op, "x", x, N);
   assertSize(op, "out", out, N);
   checkSegments(op, offsets, S);
-  const wg = wgSize(batch.gpu);
-  const pipe = batch.gpu.pipeline("segment_log_softmax_fwd", LOG_SOFTMAX_FWD_WGSL, { WG: wg });
-  batch.dispatch(pipe, [x, offsets, out], packParams([S, N]), launch1d(S, wg));
+  const { pipe, wg } = kernel(batch.gpu, "segment_log_softmax_fwd");
+  dispatchDistinct(op, batch, pipe, [x, offsets, out], packParams([S, N]), launch1d(S, wg));
 }
 
 /**
@@ -169,9 +169,8 @@ export function segmentLogSoftmaxBackward(
   assertSize(op, "out", out, N);
   assertSize(op, "dX", dX, N);
   checkSegments(op, offsets, S);
-  const wg = wgSize(batch.gpu);
-  const pipe = batch.gpu.pipeline("segment_log_softmax_bwd", LOG_SOFTMAX_BWD_WGSL, { WG: wg });
-  batch.dispatch(pipe, [dOut, out, offsets, dX], packParams([S, N]), launch1d(S, wg));
+  const { pipe, wg } = kernel(batch.gpu, "segment_log_softmax_bwd");
+  dispatchDistinct(op, batch, pipe, [dOut, out, offsets, dX], packParams([S, N]), launch1d(S, wg));
 }
 
 const MASKED_MEAN_FWD_WGSL = /* wgsl */ `${HEADER}
@@ -247,9 +246,8 @@ export function maskedMeanForward(
   assertSize(op, "mask", mask, R * T);
   assertDType(op, "mask", mask, "f32");
   assertSize(op, "out", out, R * C);
-  const wg = wgSize(batch.gpu);
-  const pipe = batch.gpu.pipeline("masked_mean_fwd", MASKED_MEAN_FWD_WGSL, { WG: wg });
-  batch.dispatch(pipe, [x, mask, out], packParams([R, T, C]), launch1d(R * C, wg));
+  const { pipe, wg } = kernel(batch.gpu, "masked_mean_fwd");
+  dispatchDistinct(op, batch, pipe, [x, mask, out], packParams([R, T, C]), launch1d(R * C, wg));
 }
 
 /**
@@ -271,9 +269,8 @@ export function maskedMeanBackward(
   assertSize(op, "mask", mask, R * T);
   assertDType(op, "mask", mask, "f32");
   assertSize(op, "dX", dX, R * T * C);
-  const wg = wgSize(batch.gpu);
-  const pipe = batch.gpu.pipeline("masked_mean_bwd", MASKED_MEAN_BWD_WGSL, { WG: wg });
-  batch.dispatch(pipe, [dOut, mask, dX], packParams([R, T, C]), launch1d(R * C, wg));
+  const { pipe, wg } = kernel(batch.gpu, "masked_mean_bwd");
+  dispatchDistinct(op, batch, pipe, [dOut, mask, dX], packParams([R, T, C]), launch1d(R * C, wg));
 }
 
 const GATHER_FWD_WGSL = /* wgsl */ `${HEADER}
@@ -319,9 +316,15 @@ export function gatherForward(
   checkSegments(op, offsets, S);
   assertDType(op, "targets", targets, "u32");
   assertSize(op, "targets", targets, S);
-  const wg = wgSize(batch.gpu);
-  const pipe = batch.gpu.pipeline("gather_fwd", GATHER_FWD_WGSL, { WG: wg });
-  batch.dispatch(pipe, [x, offsets, targets, out], packParams([S, N]), launch1d(S, wg));
+  const { pipe, wg } = kernel(batch.gpu, "gather_fwd");
+  dispatchDistinct(
+    op,
+    batch,
+    pipe,
+    [x, offsets, targets, out],
+    packParams([S, N]),
+    launch1d(S, wg),
+  );
 }
 
 /**
@@ -392,9 +395,10 @@ export function gatherBackward(
   checkSegments(op, offsets, S);
   assertDType(op, "targets", targets, "u32");
   assertSize(op, "targets", targets, S);
-  const wg = wgSize(batch.gpu);
-  const pipe = batch.gpu.pipeline("gather_bwd", pickBackwardWgsl("gather"), { WG: wg });
-  batch.dispatch(
+  const { pipe, wg } = kernel(batch.gpu, "gather_bwd");
+  dispatchDistinct(
+    op,
+    batch,
     pipe,
     [dOut, offsets, targets, dX],
     packParams([S, N]),
@@ -485,11 +489,9 @@ export function nllLossForward(
   assertSize(op, "logp", logp, N);
   assertSize(op, "loss", loss, 1);
   const weighted = dims.weights !== undefined;
-  const wg = batch.gpu.isSoftware ? 64 : 256;
-  const name = weighted ? "nll_loss_fwd_weighted" : "nll_loss_fwd";
-  const pipe = batch.gpu.pipeline(name, NLL_FWD_WGSL(weighted), { WG: wg });
+  const { pipe } = kernel(batch.gpu, weighted ? "nll_loss_fwd_weighted" : "nll_loss_fwd");
   const bufs = [logp, offsets, targets, loss, ...(dims.weights ? [dims.weights] : [])];
-  batch.dispatch(pipe, bufs, packParams([S, N]), [1]);
+  dispatchDistinct(op, batch, pipe, bufs, packParams([S, N]), [1]);
 }
 
 /**
@@ -511,9 +513,38 @@ export function nllLossBackward(
   const { S, N } = nllChecks(op, dLogp, offsets, targets, dims);
   assertSize(op, "dLogp", dLogp, N);
   assertSize(op, "dLoss", dLoss, 1);
-  const kind = dims.weights ? "nll_weighted" : "nll";
-  const wg = wgSize(batch.gpu);
-  const pipe = batch.gpu.pipeline(`${kind}_loss_bwd`, pickBackwardWgsl(kind), { WG: wg });
+  const name = dims.weights ? "nll_loss_bwd_weighted" : "nll_loss_bwd";
+  const { pipe, wg } = kernel(batch.gpu, name);
   const bufs = [dLoss, offsets, targets, dLogp, ...(dims.weights ? [dims.weights] : [])];
-  batch.dispatch(pipe, bufs, packParams([S, N]), launch1d(N, wg));
+  dispatchDistinct(op, batch, pipe, bufs, packParams([S, N]), launch1d(N, wg));
+}
+
+// Every kernel of this file: its WGSL and workgroup size. Launchers and the warm-up share it, so
+// the warm-up compiles exactly the variants the launchers use.
+const KERNELS: Record<string, { code: string; wg: (gpu: Gpu) => number }> = {
+  segment_log_softmax_fwd: { code: LOG_SOFTMAX_FWD_WGSL, wg: wgSize },
+  segment_log_softmax_bwd: { code: LOG_SOFTMAX_BWD_WGSL, wg: wgSize },
+  masked_mean_fwd: { code: MASKED_MEAN_FWD_WGSL, wg: wgSize },
+  masked_mean_bwd: { code: MASKED_MEAN_BWD_WGSL, wg: wgSize },
+  gather_fwd: { code: GATHER_FWD_WGSL, wg: wgSize },
+  gather_bwd: { code: pickBackwardWgsl("gather"), wg: wgSize },
+  // One workgroup reduces the whole loss: as wide as the device runs well.
+  nll_loss_fwd: { code: NLL_FWD_WGSL(false), wg: (gpu) => gpu.isSoftware ? 64 : 256 },
+  nll_loss_fwd_weighted: { code: NLL_FWD_WGSL(true), wg: (gpu) => gpu.isSoftware ? 64 : 256 },
+  nll_loss_bwd: { code: pickBackwardWgsl("nll"), wg: wgSize },
+  nll_loss_bwd_weighted: { code: pickBackwardWgsl("nll_weighted"), wg: wgSize },
+};
+
+function kernel(gpu: Gpu, name: string): { pipe: GPUComputePipeline; wg: number } {
+  const k = KERNELS[name];
+  const wg = k.wg(gpu);
+  return { pipe: gpu.pipeline(name, k.code, { WG: wg }), wg };
+}
+
+/**
+ * Compiles every pipeline of the segment ops now, at start-up, instead of at their first
+ * dispatch (on llvmpipe a compile can take a noticeable time inside a training step).
+ */
+export function warmSegmentKernels(gpu: Gpu): void {
+  for (const name of Object.keys(KERNELS)) kernel(gpu, name);
 }

@@ -20,6 +20,7 @@ import {
   nllLossForward,
   segmentLogSoftmaxBackward,
   segmentLogSoftmaxForward,
+  warmSegmentKernels,
 } from "./segment.ts";
 import { type Tensor, tensor } from "./tensor.ts";
 
@@ -352,5 +353,37 @@ gpuTest("segment ops reject bad shapes and dtypes before dispatch", (gpu) => {
     GpuError,
     "nllLossBackward: weights 'x' [1] holds 1 elements, needs 2",
   );
+  assertThrows(
+    () => segmentLogSoftmaxForward(b, x, x, off, { S: 2, N: 10 }),
+    GpuError,
+    "segmentLogSoftmaxForward: 'x' and 'x' share a buffer",
+  );
   b.submit();
+});
+
+gpuTest("warmSegmentKernels() compiles every variant the launchers use", async (gpu) => {
+  warmSegmentKernels(gpu);
+  const before = gpu.pipelineCount;
+  const sizes = [2, 3];
+  const S = 2, N = 5;
+  const off = u32(gpu, offsetsOf(sizes), "o"), tg = u32(gpu, [1, 2], "t");
+  const x = tensor(gpu, [N], "x", randn(N, 1)), y = tensor(gpu, [N], "y");
+  const z = tensor(gpu, [N], "z"), w = tensor(gpu, [S], "w", [1, 2]);
+  const one = tensor(gpu, [1], "one", [1]), loss = tensor(gpu, [1], "loss");
+  gpu.run("all segment ops", (b) => {
+    segmentLogSoftmaxForward(b, y, x, off, { S, N });
+    segmentLogSoftmaxBackward(b, z, x, y, off, { S, N });
+    maskedMeanForward(b, y, x, z, { R: 1, T: 5, C: 1 });
+    maskedMeanBackward(b, y, x, z, { R: 1, T: 5, C: 1 });
+    gatherForward(b, w, x, off, tg, { S });
+    gatherBackward(b, y, w, off, tg, { S, N });
+    for (const weights of [undefined, w]) {
+      nllLossForward(b, loss, x, off, tg, { S, weights });
+      nllLossBackward(b, y, one, off, tg, { S, N, weights });
+    }
+  });
+  await gpu.sync();
+  if (gpu.pipelineCount !== before) {
+    throw new Error(`launchers compiled ${gpu.pipelineCount - before} pipelines after warm-up`);
+  }
 });
