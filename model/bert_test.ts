@@ -6,7 +6,7 @@ import { type HostTensor, tensor } from "../kernels/tensor.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { BertModel, bertParamSpecs, initBertWeights } from "./bert.ts";
 import { BERT_PRESETS, type BertConfig, bertConfigFromHF } from "./config.ts";
-import { bertBackwardRef, bertForwardRef, toF64, zerosLike } from "./reference.ts";
+import { bertBackwardRef, bertForwardRef, toF64, zerosLikeRef } from "./reference.ts";
 
 /** The tiny test BERT: 2 layers, C 32, 2 heads, I 64, vocab 50. */
 export const TINY_TEST: BertConfig = {
@@ -78,7 +78,7 @@ gpuTest("BertModel forward and backward match the float64 reference", async (gpu
   const h = bert.forward(b, tIds, tTypes, tMask, { B, T }, false);
   bert.backward(b, tDH);
   b.submit();
-  const w64 = toF64(w), g64 = zerosLike(w64);
+  const w64 = toF64(w), g64 = zerosLikeRef(w64);
   const ref = bertForwardRef(cfg, w64, ids, types, mask, B, T);
   bertBackwardRef(cfg, w64, g64, ref.cache, Float64Array.from(dH));
   assertClose(await h.read(), ref.hidden, { atol: 1e-4, rtol: 1e-4 }, "hidden");

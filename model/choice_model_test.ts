@@ -17,7 +17,7 @@ import {
   choiceLossRef,
   type ChoiceRefInputs,
   toF64,
-  zerosLike,
+  zerosLikeRef,
 } from "./reference.ts";
 
 /** The tiny test BERT: 2 layers, C 32, 2 heads, I 64, vocab 50 (dropout stays 0.1: eval). */
@@ -85,7 +85,7 @@ for (const image of [false, true]) {
       model.backward(b, tdLogp, tdValues);
       b.submit();
       const rcfg = { ...cfg };
-      const w64 = toF64(w), g64 = zerosLike(w64);
+      const w64 = toF64(w), g64 = zerosLikeRef(w64);
       const ref = choiceForwardRef(rcfg, w64, refInputs(inp));
       choiceBackwardRef(
         rcfg,

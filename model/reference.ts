@@ -29,7 +29,7 @@ export function toF64(w: Map<string, HostTensor>): RefParams {
 }
 
 /** Zero gradients shaped like `w`. */
-export function zerosLike(w: RefParams): RefParams {
+export function zerosLikeRef(w: RefParams): RefParams {
   const out: RefParams = new Map();
   for (const [k, v] of w) out.set(k, new Float64Array(v.length));
   return out;
@@ -41,8 +41,8 @@ function get(w: RefParams, name: string): Float64Array {
   return v;
 }
 
-/** erf(x) to about 1e-14: Taylor series near zero, Lentz continued fraction for erfc beyond. */
-export function erf(x: number): number {
+/** erfRef(x) to about 1e-14: Taylor series near zero, Lentz continued fraction for erfc beyond. */
+export function erfRef(x: number): number {
   const ax = Math.abs(x);
   if (ax < 2.5) {
     let term = x, sum = x;
@@ -62,13 +62,13 @@ export function erf(x: number): number {
 }
 
 /** BERT's exact GELU, x·Φ(x). */
-export function gelu(x: number): number {
-  return 0.5 * x * (1 + erf(x / Math.SQRT2));
+export function geluRef(x: number): number {
+  return 0.5 * x * (1 + erfRef(x / Math.SQRT2));
 }
 
 /** d GELU / dx = Φ(x) + x·φ(x). */
-export function geluGrad(x: number): number {
-  return 0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+export function geluGradRef(x: number): number {
+  return 0.5 * (1 + erfRef(x / Math.SQRT2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
 }
 
 /** y (N, out) = x (N, in) · Wᵀ + b, W (out, in). */
@@ -295,7 +295,7 @@ export function bertForwardRef(
       eps,
     );
     const pre = lin(l1.y, "intermediate.dense", C, I);
-    const act = pre.map(gelu);
+    const act = pre.map(geluRef);
     const o = lin(act, "output.dense", I, C);
     for (let i = 0; i < N * C; i++) o[i] += l1.y[i];
     const l2 = layerNorm(
@@ -350,7 +350,7 @@ export function bertBackwardRef(
       C,
     );
     const dAct = linB(dO, L.act, "output.dense", I, C);
-    const dPre = dAct.map((g, i) => g * geluGrad(L.pre[i]));
+    const dPre = dAct.map((g, i) => g * geluGradRef(L.pre[i]));
     const dH1 = linB(dPre, L.h1, "intermediate.dense", C, I);
     for (let i = 0; i < N * C; i++) dH1[i] += dO[i];
     const dAo = layerNormBackward(

@@ -7,11 +7,11 @@ import {
   choiceForwardRef,
   choiceLossRef,
   type ChoiceRefInputs,
-  erf,
-  gelu,
-  geluGrad,
+  erfRef,
+  geluGradRef,
+  geluRef,
   toF64,
-  zerosLike,
+  zerosLikeRef,
 } from "./reference.ts";
 
 /** A 1-layer BERT small enough for central differences over many weights. */
@@ -52,7 +52,7 @@ export function microInputs(V: number, seed: number): ChoiceRefInputs {
   return { S, Ts, A, Ta, stateIds, stateMask, actionIds, actionMask, sizes: [3, 2] };
 }
 
-Deno.test("erf() matches tabulated values and gelu' matches differences", () => {
+Deno.test("erfRef() matches tabulated values and gelu' matches differences", () => {
   const table: [number, number][] = [
     [0, 0],
     [0.5, 0.5204998778130465],
@@ -61,10 +61,12 @@ Deno.test("erf() matches tabulated values and gelu' matches differences", () => 
     [3, 0.9999779095030014],
     [-1.5, -0.9661051464753108],
   ];
-  for (const [x, e] of table) assert.ok(Math.abs(erf(x) - e) < 1e-13, `erf(${x}) = ${erf(x)}`);
+  for (const [x, e] of table) {
+    assert.ok(Math.abs(erfRef(x) - e) < 1e-13, `erfRef(${x}) = ${erfRef(x)}`);
+  }
   for (const x of [-3, -0.7, 0, 0.3, 2.6]) {
-    const num = (gelu(x + 1e-6) - gelu(x - 1e-6)) / 2e-6;
-    assert.ok(Math.abs(num - geluGrad(x)) < 1e-8, `gelu'(${x})`);
+    const num = (geluRef(x + 1e-6) - geluRef(x - 1e-6)) / 2e-6;
+    assert.ok(Math.abs(num - geluGradRef(x)) < 1e-8, `gelu'(${x})`);
   }
 });
 
@@ -84,7 +86,7 @@ Deno.test("choiceBackwardRef() matches central differences of choiceForwardRef()
       for (let i = 0; i < values.length; i++) s += values[i] * wVal[i];
       return s;
     };
-    const grads = zerosLike(w);
+    const grads = zerosLikeRef(w);
     const { cache } = choiceForwardRef(cfg, w, inp);
     choiceBackwardRef(cfg, w, grads, cache, wLogp, wVal);
     let checked = 0;
