@@ -5,7 +5,7 @@
  * instructions with ticked attributes and options, `human_goals.json` (the processed instruction
  * strings in split order) and `goal_query_map.json`.
  *
- * Products come in families: a base product and up to three lookalikes with the same title and
+ * Products come in families: a base product and one or two lookalikes with the same title and
  * type but one thing off (an attribute replaced, the values of one option dimension replaced by
  * clearly different ones, or a price far above any price bound a goal could get). Goals are only
  * written for base products, so buying right needs reading item pages and choosing options.
@@ -584,7 +584,7 @@ export function generateSyntheticCatalog(opts: SyntheticCatalogOptions = {}): Sy
     drafts.push(base);
     bases.push(base);
     if (rng() >= lookalikeRate) continue;
-    const n = int(rng, 1, 3);
+    const n = int(rng, 1, 2);
     for (const kind of sample(rng, kinds, n)) {
       if (drafts.length >= numProducts) break;
       const la = makeLookalike(rng, seen, base, kind) ??
