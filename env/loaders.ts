@@ -501,7 +501,6 @@ export class CatalogBuilder {
     this.byAsin.set(asin, product);
     this.products.push(product);
     this.stats.products++;
-    this.stats.ms = performance.now() - this.#t0;
     return true;
   }
 
