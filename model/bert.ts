@@ -692,6 +692,11 @@ export class BertModel {
     for (const t of this.grads.values()) t.destroy();
     for (const r of this.#records.values()) r.destroy();
     this.#records.clear();
+    const s = this.#scratch;
+    if (s) { for (const t of Object.values(s)) if (typeof t !== "number") t.destroy(); }
+    this.#scratch = null;
+    this.#ones?.destroy();
+    this.#ones = null;
   }
 }
 

@@ -26,7 +26,7 @@
 
 import type { Batch, Gpu } from "../kernels/device.ts";
 import { GpuError } from "../kernels/device.ts";
-import { type HostTensor, numel, shapeText, type Tensor, tensor } from "../kernels/tensor.ts";
+import { type HostTensor, numel, shapeText, Tensor, tensor } from "../kernels/tensor.ts";
 import {
   biattentionBackward,
   type BiAttentionBuffers,
@@ -912,6 +912,22 @@ export class ChoiceModel {
     opt.step(batch, opts.lr);
     batch.submit();
     return { loss, gradNorm: this.#norm.out };
+  }
+
+  /** Frees every buffer of the model (parameters, gradients, activations, optimizer state). */
+  destroy(): void {
+    this.bert.destroy();
+    for (const t of [...this.head.values(), ...this.headGrads.values()]) t.destroy();
+    const b = this.#bufs;
+    if (b) {
+      for (const [k, v] of Object.entries(b)) {
+        if (k === "bi") { for (const t of Object.values(v)) if (t instanceof Tensor) t.destroy(); }
+        if (v instanceof Tensor) v.destroy();
+      }
+    }
+    this.#bufs = null;
+    this.#opt?.destroy();
+    this.#opt = null;
   }
 
   #hidden(slot: string, B: number, T: number): Tensor {

@@ -205,7 +205,7 @@ async function main(): Promise<void> {
         console.log(rows.at(-1)!.join("\t"));
       }
     }
-    model.bert.destroy();
+    model.destroy();
   }
   const head = ["preset", "dec", "mode", "tokens", "ms", "tok/s", "GFLOP", "GFLOP/s", "vs matmul"];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
