@@ -690,7 +690,7 @@ export interface RawCatalogInput {
 }
 
 /**
- * Cleans raw records held in memory, exactly as files are cleaned (E.g. the synthetic catalog
+ * Cleans raw records held in memory, exactly as files are cleaned (e.g. the synthetic catalog
  * generator's output).
  *
  * @example
