@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Vec } from "./segment.ts";
+import type { FloatVec } from "./segment.ts";
 
 /** Hyper-parameters of one AdamW step; `step` is the 1-based step count t. */
 export interface AdamWStepParams {
@@ -24,10 +24,10 @@ export interface AdamWStepParams {
  * p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
  */
 export function adamwStepCpu(
-  param: Vec,
+  param: FloatVec,
   grad: ArrayLike<number>,
-  m: Vec,
-  v: Vec,
+  m: FloatVec,
+  v: FloatVec,
   h: AdamWStepParams,
 ): void {
   const bc1 = 1 - h.beta1 ** h.step, bc2Sqrt = Math.sqrt(1 - h.beta2 ** h.step);

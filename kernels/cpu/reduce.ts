@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Vec } from "./segment.ts";
+import type { FloatVec } from "./segment.ts";
 
 /** CPU reference of `sumForward`: the sum of the first `n` elements. */
 export function sumCpu(x: ArrayLike<number>, n = x.length): number {
@@ -24,7 +24,7 @@ export function meanCpu(x: ArrayLike<number>, n = x.length): number {
  * torch.max); a NaN wins, at its first index.
  */
 export function rowMaxForwardCpu(
-  out: Vec,
+  out: FloatVec,
   argmax: Uint32Array,
   x: ArrayLike<number>,
   N: number,
@@ -51,7 +51,7 @@ export function rowMaxForwardCpu(
 
 /** CPU reference of `rowMaxBackward`: dX (N, L) is dOut[r] at the row's argmax, else 0. */
 export function rowMaxBackwardCpu(
-  dX: Vec,
+  dX: FloatVec,
   dOut: ArrayLike<number>,
   argmax: ArrayLike<number>,
   N: number,
@@ -73,7 +73,7 @@ export function globalNormCpu(tensors: readonly ArrayLike<number>[]): number {
  * place by min(1, maxNorm / (norm + 1e-6)) and returns that factor.
  */
 export function clipByGlobalNormCpu(
-  tensors: readonly Vec[],
+  tensors: readonly FloatVec[],
   norm: number,
   maxNorm: number,
 ): number {

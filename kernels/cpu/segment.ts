@@ -7,7 +7,7 @@
  */
 
 /** A writable vector of numbers: the output of a reference. */
-export type Vec = Float32Array | Float64Array;
+export type FloatVec = Float32Array | Float64Array;
 
 function segmentBounds(offsets: ArrayLike<number>, s: number, op: string): [number, number] {
   const a = offsets[s], b = offsets[s + 1];
@@ -17,7 +17,7 @@ function segmentBounds(offsets: ArrayLike<number>, s: number, op: string): [numb
 
 /** CPU reference of `segmentLogSoftmaxForward`: out = x - logsumexp(x) within each segment. */
 export function segmentLogSoftmaxForwardCpu(
-  out: Vec,
+  out: FloatVec,
   x: ArrayLike<number>,
   offsets: ArrayLike<number>,
   S: number,
@@ -35,7 +35,7 @@ export function segmentLogSoftmaxForwardCpu(
 
 /** CPU reference of `segmentLogSoftmaxBackward`: dX = dOut - exp(out) * sum(dOut) per segment. */
 export function segmentLogSoftmaxBackwardCpu(
-  dX: Vec,
+  dX: FloatVec,
   dOut: ArrayLike<number>,
   out: ArrayLike<number>,
   offsets: ArrayLike<number>,
@@ -51,7 +51,7 @@ export function segmentLogSoftmaxBackwardCpu(
 
 /** CPU reference of `maskedMeanForward`: out (R, C) = sum_t mask*x / max(sum_t mask, 1). */
 export function maskedMeanForwardCpu(
-  out: Vec,
+  out: FloatVec,
   x: ArrayLike<number>,
   mask: ArrayLike<number>,
   R: number,
@@ -75,7 +75,7 @@ export function maskedMeanForwardCpu(
 
 /** CPU reference of `maskedMeanBackward`: dX (R, T, C) = dOut[r, c] * mask[r, t] / max(cnt, 1). */
 export function maskedMeanBackwardCpu(
-  dX: Vec,
+  dX: FloatVec,
   dOut: ArrayLike<number>,
   mask: ArrayLike<number>,
   R: number,
@@ -104,7 +104,7 @@ function pickIndex(offsets: ArrayLike<number>, targets: ArrayLike<number>, s: nu
 
 /** CPU reference of `gatherForward`: out[s] = x[offsets[s] + targets[s]]. */
 export function gatherForwardCpu(
-  out: Vec,
+  out: FloatVec,
   x: ArrayLike<number>,
   offsets: ArrayLike<number>,
   targets: ArrayLike<number>,
@@ -115,7 +115,7 @@ export function gatherForwardCpu(
 
 /** CPU reference of `gatherBackward`: dX is zero except dX[offsets[s] + targets[s]] = dOut[s]. */
 export function gatherBackwardCpu(
-  dX: Vec,
+  dX: FloatVec,
   dOut: ArrayLike<number>,
   offsets: ArrayLike<number>,
   targets: ArrayLike<number>,
@@ -143,7 +143,7 @@ export function nllLossForwardCpu(
 
 /** CPU reference of `nllLossBackward`: dX[picked s] = -dLoss * weight[s] / S, zero elsewhere. */
 export function nllLossBackwardCpu(
-  dX: Vec,
+  dX: FloatVec,
   dLoss: number,
   offsets: ArrayLike<number>,
   targets: ArrayLike<number>,
