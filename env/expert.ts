@@ -100,6 +100,7 @@ export class ExpertPolicy implements Policy {
     views: [],
   };
   #pendingVague = "";
+  #onVagueResults = false;
   #peeked = false;
   #peekSubDone = false;
   #wander: "planned" | "away" | "back" = "planned";
@@ -155,6 +156,7 @@ export class ExpertPolicy implements Policy {
     }
     this.#detours = d;
     this.#pendingVague = d.vagueFirst ? vague : "";
+    this.#onVagueResults = false;
     this.#peeked = false;
     this.#peekSubDone = false;
     this.#wander = "planned";
@@ -172,6 +174,7 @@ export class ExpertPolicy implements Policy {
         if (this.#pendingVague) {
           const q = this.#pendingVague;
           this.#pendingVague = "";
+          this.#onVagueResults = true;
           return `search[${q}]`;
         }
         const q = this.#queries[Math.min(this.#queryIndex, this.#queries.length - 1)];
@@ -179,6 +182,11 @@ export class ExpertPolicy implements Policy {
         return `search[${q}]`;
       }
       case "results": {
+        if (this.#onVagueResults) {
+          // A vague search's first page: people mostly refine the query rather than browse it.
+          this.#onVagueResults = false;
+          if (!(clickables.has(target) && this.#rng() < 0.3)) return "click[back to search]";
+        }
         if (!this.#giveUp && clickables.has(target)) {
           if (this.#detours.wander && this.#wander === "planned" && page.page === 1) {
             this.#wander = "away";
