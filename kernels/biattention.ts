@@ -231,13 +231,25 @@ interface BmmArgs {
   };
 }
 
-function bmm(batch: Batch, x: BmmArgs): void {
-  const f = x.flags;
+function bmmPipeline(gpu: Gpu, f: BmmArgs["flags"]): GPUComputePipeline {
   const constants: Record<string, number> = {};
   for (const k of ["SCALE_K", "SCALE_N", "B_INDIRECT", "GROUPED", "ACCUM", "SCORES"] as const) {
     constants[k] = f[k] ? 1 : 0;
   }
-  const pipe = batch.gpu.pipeline("biattn_bmm", BMM_WGSL, constants);
+  return gpu.pipeline("biattn_bmm", BMM_WGSL, constants);
+}
+
+// The bmm variants the launchers use (scores; w1·m and the backward products; the grouped
+// memory gradient, plain and scaled-accumulating).
+const BMM_VARIANTS: BmmArgs["flags"][] = [
+  { SCALE_K: true, B_INDIRECT: true, SCORES: true },
+  { B_INDIRECT: true },
+  { GROUPED: true },
+  { GROUPED: true, SCALE_N: true, ACCUM: true },
+];
+
+function bmm(batch: Batch, x: BmmArgs): void {
+  const pipe = bmmPipeline(batch.gpu, x.flags);
   const params = packParams([
     x.M,
     x.N,
@@ -959,4 +971,28 @@ export function copyRows(batch: Batch, dst: Tensor, src: Tensor, d: CopyRowsDims
     d.R * d.width,
     { ACCUM: d.accumulate ? 1 : 0 },
   );
+}
+
+/**
+ * Compiles every pipeline of this file now, at start-up, instead of at its first dispatch (on
+ * CPU rasterisers a compile takes a noticeable time inside a step).
+ */
+export function warmBiAttentionKernels(gpu: Gpu): void {
+  for (const f of BMM_VARIANTS) bmmPipeline(gpu, f);
+  gpu.pipeline("biattn_rowdot", ROWDOT_WGSL);
+  gpu.pipeline("biattn_softmax_rows", SOFTMAX_ROWS_WGSL);
+  gpu.pipeline("biattn_softmax2", SOFTMAX2_WGSL);
+  gpu.pipeline("biattn_o2", O2_WGSL, { MODE: 0 });
+  gpu.pipeline("biattn_o2", O2_WGSL, { MODE: 1 });
+  gpu.pipeline("biattn_concat", CONCAT_WGSL);
+  gpu.pipeline("biattn_concat_bwd", CONCAT_BWD_WGSL);
+  gpu.pipeline("biattn_w2_bwd", W2_BWD_WGSL);
+  gpu.pipeline("biattn_att_bwd", ATT_BWD_WGSL);
+  gpu.pipeline("biattn_memdot_bwd", MEMDOT_BWD_WGSL);
+  gpu.pipeline("biattn_dx", DX_WGSL);
+  gpu.pipeline("biattn_rank1", RANK1_WGSL);
+  gpu.pipeline("biattn_colsum", COLSUM_WGSL, { ROWVEC: 0 });
+  gpu.pipeline("biattn_colsum", COLSUM_WGSL, { ROWVEC: 1 });
+  gpu.pipeline("copy_rows", COPY_ROWS_WGSL, { ACCUM: 0 });
+  gpu.pipeline("copy_rows", COPY_ROWS_WGSL, { ACCUM: 1 });
 }

@@ -5,6 +5,7 @@ import {
   biattentionBuffers,
   biattentionForward,
   copyRows,
+  warmBiAttentionKernels,
   writeBiAttentionIndex,
 } from "./biattention.ts";
 import { biattentionBackwardCpu, biattentionForwardCpu, stateOfSizes } from "./cpu/biattention.ts";
@@ -38,6 +39,8 @@ function problem(
 gpuTest(
   "biattentionForward()/Backward() match the CPU reference off the tile sizes",
   async (gpu) => {
+    warmBiAttentionKernels(gpu);
+    const warmed = gpu.pipelineCount;
     for (
       const [sizes, Ta, Tm, C, memLens] of [
         [[3, 2], 5, 7, 12, [7, 4]],
@@ -101,6 +104,9 @@ gpuTest(
       assertClose(await dWIn.read(), g.dWIn, bwd, `dWIn ${label}`);
       assertClose(await dWMem.read(), g.dWMem, bwd, `dWMem ${label}`);
       assertClose(await dScale.read(), g.dScale, bwd, `dScale ${label}`);
+    }
+    if (gpu.pipelineCount !== warmed) {
+      throw new Error("a launcher compiled a pipeline after warm-up");
     }
   },
 );
