@@ -254,7 +254,8 @@ function writeText(d: Draft): { bullets: string[]; description: string } {
     }
   }
   // Plain feature bullets only from details no attribute bullet used yet, so none repeats.
-  for (let i = int(rng, 1, 2); i > 0 && di < details.length; i--) {
+  // At least three bullets in all, as listings rarely have fewer.
+  for (let i = Math.max(int(rng, 1, 2), 3 - bullets.length); i > 0 && di < details.length; i--) {
     const s = detail();
     bullets.push(s[0].toUpperCase() + s.slice(1));
   }

@@ -35,7 +35,7 @@ Deno.test("generateSyntheticCatalog() writes records in WebShop's raw formats", 
     asins.add(p.asin);
     assert.match(p.pricing as string, /^(\$\d+\.\d{2}){1,2}$/, p.asin);
     assert.ok(p.product_category.split(" › ").length >= 3, p.product_category);
-    assert.ok(Array.isArray(p.small_description) && p.small_description.length >= 2);
+    assert.ok(Array.isArray(p.small_description) && p.small_description.length >= 3);
     assert.ok(typeof p.full_description === "string" && p.full_description.length > 40);
     assert.ok(Array.isArray(p.images) && p.images.length >= 3);
     for (const [name, values] of Object.entries(p.customization_options ?? {})) {
