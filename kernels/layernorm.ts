@@ -16,16 +16,18 @@
 
 import { type Batch, f32, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
 import { assertSize, shapeText, type Tensor } from "./tensor.ts";
-import { rowLaunch, WGSL_ROW_REDUCE } from "./softmax.ts";
+import { rowLaunch, WGSL_ROW_REDUCE, wgslRowVec } from "./softmax.ts";
 
-const LAYERNORM_FORWARD_WGSL = /* wgsl */ `
+// W is the row width in elements of V (C/4 for vec4), C in floats.
+const layernormForwardWgsl = (vec: boolean) => /* wgsl */ `
 ${WGSL_ROW_REDUCE}
-struct Params { N: u32, C: u32, eps: f32 }
+${wgslRowVec(vec)}
+struct Params { N: u32, W: u32, C: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<V>;
+@group(0) @binding(2) var<storage, read> gamma: array<V>;
+@group(0) @binding(3) var<storage, read> beta: array<V>;
+@group(0) @binding(4) var<storage, read_write> out: array<V>;
 @group(0) @binding(5) var<storage, read_write> mean: array<f32>;
 @group(0) @binding(6) var<storage, read_write> rstd: array<f32>;
 
@@ -37,35 +39,38 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row = wgIndex * (WG / LANES) + lid / LANES;
   // Rows past N redo the last row so that every invocation reaches the barriers.
   let r = min(row, p.N - 1u);
-  let o = r * p.C;
+  let o = r * p.W;
   let invC = 1.0 / f32(p.C);
-  // Summing x - x[0] keeps the mean's rounding error relative to the row's spread, not its offset.
-  let shift = x[o];
-  var s = 0.0;
-  for (var c = lane; c < p.C; c += LANES) { s += x[o + c] - shift; }
-  let m = shift + rowSum(s, lid) * invC;
-  // Two passes (mean, then squared deviations): no cancellation for rows with a large mean.
-  var v = 0.0;
-  for (var c = lane; c < p.C; c += LANES) { let d = x[o + c] - m; v += d * d; }
-  let rs = 1.0 / sqrt(rowSum(v, lid) * invC + p.eps);
+  // One pass over shifted data: with d = x - x[0], mean = x[0] + E[d] and var = E[d²] - E[d]².
+  // The shift keeps rounding relative to the row's spread rather than its offset (no catastrophic
+  // cancellation unless x[0] is many standard deviations from the mean).
+  let shift = first(x[o]);
+  var s = V(0.0);
+  var s2 = V(0.0);
+  for (var c = lane; c < p.W; c += LANES) { let d = x[o + c] - shift; s += d; s2 += d * d; }
+  let md = rowSum(hsum(s), lid) * invC;
+  let m = shift + md;
+  let variance = max(rowSum(hsum(s2), lid) * invC - md * md, 0.0);
+  let rs = 1.0 / sqrt(variance + p.eps);
   if (row < p.N) {
-    for (var c = lane; c < p.C; c += LANES) {
+    for (var c = lane; c < p.W; c += LANES) {
       out[o + c] = (x[o + c] - m) * rs * gamma[c] + beta[c];
     }
     if (lane == 0u) { mean[r] = m; rstd[r] = rs; }
   }
 }`;
 
-const LAYERNORM_BACKWARD_WGSL = /* wgsl */ `
+const layernormBackwardWgsl = (vec: boolean) => /* wgsl */ `
 ${WGSL_ROW_REDUCE}
-struct Params { N: u32, C: u32 }
+${wgslRowVec(vec)}
+struct Params { N: u32, W: u32, C: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dOut: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dOut: array<V>;
+@group(0) @binding(2) var<storage, read> x: array<V>;
 @group(0) @binding(3) var<storage, read> mean: array<f32>;
 @group(0) @binding(4) var<storage, read> rstd: array<f32>;
-@group(0) @binding(5) var<storage, read> gamma: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dX: array<f32>;
+@group(0) @binding(5) var<storage, read> gamma: array<V>;
+@group(0) @binding(6) var<storage, read_write> dX: array<V>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -74,26 +79,31 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let lane = lid % LANES;
   let row = wgIndex * (WG / LANES) + lid / LANES;
   let r = min(row, p.N - 1u);
-  let o = r * p.C;
+  let o = r * p.W;
   let m = mean[r];
   let rs = rstd[r];
-  var gs = 0.0;
-  var gx = 0.0;
-  for (var c = lane; c < p.C; c += LANES) {
+  var gs = V(0.0);
+  var gx = V(0.0);
+  for (var c = lane; c < p.W; c += LANES) {
     let g = dOut[o + c] * gamma[c];
     gs += g;
     gx += g * (x[o + c] - m) * rs;
   }
   let invC = 1.0 / f32(p.C);
-  let gMean = rowSum(gs, lid) * invC;
-  let gxMean = rowSum(gx, lid) * invC;
+  let gMean = rowSum(hsum(gs), lid) * invC;
+  let gxMean = rowSum(hsum(gx), lid) * invC;
   if (row < p.N) {
-    for (var c = lane; c < p.C; c += LANES) {
+    for (var c = lane; c < p.W; c += LANES) {
       let xhat = (x[o + c] - m) * rs;
       dX[o + c] = rs * (dOut[o + c] * gamma[c] - gMean - xhat * gxMean);
     }
   }
 }`;
+
+const LAYERNORM_WGSL = {
+  forward: [layernormForwardWgsl(false), layernormForwardWgsl(true)],
+  backward: [layernormBackwardWgsl(false), layernormBackwardWgsl(true)],
+};
 
 const LAYERNORM_PARAMS_WGSL = /* wgsl */ `
 override WG: u32 = 64;
@@ -166,12 +176,14 @@ export function layernormForward(
     ["beta", beta],
   ]);
   if (N === 0 || C === 0) return;
-  const shape = rowLaunch(batch.gpu, N, C);
-  const pipe = batch.gpu.pipeline("layernorm_forward", LAYERNORM_FORWARD_WGSL, shape.constants);
+  const vec = C % 4 === 0, W = vec ? C / 4 : C;
+  const shape = rowLaunch(batch.gpu, N, W);
+  const name = vec ? "layernorm_forward_vec4" : "layernorm_forward";
+  const pipe = batch.gpu.pipeline(name, LAYERNORM_WGSL.forward[+vec], shape.constants);
   batch.dispatch(
     pipe,
     [x, gamma, beta, out, mean, rstd],
-    packParams([N, C, f32(eps)]),
+    packParams([N, W, C, f32(eps)]),
     shape.workgroups,
   );
 }
@@ -210,10 +222,12 @@ export function layernormBackward(
   ];
   checkAliases(op, [["dX", dX], ["dGamma", dGamma], ["dBeta", dBeta]], ins);
   if (N === 0 || C === 0) return;
-  const shape = rowLaunch(batch.gpu, N, C);
+  const vec = C % 4 === 0, W = vec ? C / 4 : C;
+  const shape = rowLaunch(batch.gpu, N, W);
   const gpu = batch.gpu;
-  const pipe = gpu.pipeline("layernorm_backward", LAYERNORM_BACKWARD_WGSL, shape.constants);
-  batch.dispatch(pipe, [dOut, x, mean, rstd, gamma, dX], packParams([N, C]), shape.workgroups);
+  const name = vec ? "layernorm_backward_vec4" : "layernorm_backward";
+  const pipe = gpu.pipeline(name, LAYERNORM_WGSL.backward[+vec], shape.constants);
+  batch.dispatch(pipe, [dOut, x, mean, rstd, gamma, dX], packParams([N, W, C]), shape.workgroups);
   const wg = 64;
   const pp = gpu.pipeline("layernorm_backward_params", LAYERNORM_PARAMS_WGSL, { WG: wg });
   batch.dispatch(

@@ -15,8 +15,8 @@ for (const lanes of [1, 32]) {
     async (gpu) => {
       setRowKernelLanes(lanes);
       try {
-        for (const [N, C] of [[1, 1], [5, 37], [3, 770]]) {
-          // An offset of 100 checks the two-pass variance (one pass would lose digits).
+        for (const [N, C] of [[1, 1], [5, 37], [3, 770], [4, 64]]) {
+          // An offset of 100 checks the shifted variance (a plain E[x²] - E[x]² would lose digits).
           const xs = randn(N * C, C, 2).map((v) => v + 100), gs = randn(N * C, 2 * C);
           const gam = randn(C, 3), bet = randn(C, 4), dg0 = randn(C, 5), db0 = randn(C, 6);
           const x = tensor(gpu, [N, C], "x", xs), dOut = tensor(gpu, [N, C], "dOut", gs);

@@ -71,6 +71,25 @@ export function setRowKernelLanes(lanes: number | null): void {
   lanesOverride = lanes;
 }
 
+/**
+ * WGSL of the element type `V` of a row kernel and its horizontal sum, max and first element:
+ * vec4f where the row width is a multiple of 4 (a quarter of the loads, and on CPU rasterisers
+ * vector loads instead of gathers), f32 otherwise.
+ */
+export function wgslRowVec(vec: boolean): string {
+  return vec
+    ? /* wgsl */ `
+alias V = vec4f;
+fn hsum(v: V) -> f32 { return dot(v, vec4f(1.0)); }
+fn hmax(v: V) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }
+fn first(v: V) -> f32 { return v.x; }`
+    : /* wgsl */ `
+alias V = f32;
+fn hsum(v: V) -> f32 { return v; }
+fn hmax(v: V) -> f32 { return v; }
+fn first(v: V) -> f32 { return v; }`;
+}
+
 /** Launch shape of a row kernel: override constants and workgroup count for `rows` rows. */
 export interface RowLaunch {
   constants: { WG: number; LANES: number };
@@ -78,8 +97,9 @@ export interface RowLaunch {
 }
 
 /**
- * The launch shape of a row kernel over `rows` rows of width `width`: one invocation per row on
- * CPU rasterisers, otherwise a workgroup of up to 256 lanes per row (fewer for short rows).
+ * The launch shape of a row kernel over `rows` rows of `width` loads each (f32 or vec4): one
+ * invocation per row on CPU rasterisers, otherwise a workgroup of up to 256 lanes per row, about
+ * two loads per lane (32 lanes at least).
  */
 export function rowLaunch(gpu: Gpu, rows: number, width: number): RowLaunch {
   if (lanesOverride !== null) {
@@ -94,28 +114,30 @@ export function rowLaunch(gpu: Gpu, rows: number, width: number): RowLaunch {
     return { constants: { WG, LANES: 1 }, workgroups: grid(Math.ceil(rows / WG)) };
   }
   let lanes = 32;
-  while (lanes < 256 && lanes * 4 < width) lanes *= 2;
+  while (lanes < 256 && lanes * 2 < width) lanes *= 2;
   const WG = Math.max(lanes, 64);
   return { constants: { WG, LANES: lanes }, workgroups: grid(Math.ceil(rows / (WG / lanes))) };
 }
 
 // In place (attention's scores become probabilities), x is the output binding and is read and
-// written: each lane writes only the elements it read, after its row's reductions.
-const softmaxForwardWgsl = (inPlace: boolean) => /* wgsl */ `
+// written: each lane writes only the elements it read, after its row's reductions. Widths W are
+// in elements of V (L/4 for vec4).
+const softmaxForwardWgsl = (inPlace: boolean, vec: boolean) => /* wgsl */ `
 ${WGSL_ROW_REDUCE}
+${wgslRowVec(vec)}
 override HAS_MASK: bool = false;
-struct Params { N: u32, L: u32, maskRowsPer: u32 }
+struct Params { N: u32, W: u32, maskRowsPer: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 ${
   inPlace
-    ? `@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read> mask: array<f32>;`
-    : `@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> mask: array<f32>;
-@group(0) @binding(3) var<storage, read_write> probs: array<f32>;`
+    ? `@group(0) @binding(1) var<storage, read_write> x: array<V>;
+@group(0) @binding(2) var<storage, read> mask: array<V>;`
+    : `@group(0) @binding(1) var<storage, read> x: array<V>;
+@group(0) @binding(2) var<storage, read> mask: array<V>;
+@group(0) @binding(3) var<storage, read_write> probs: array<V>;`
 }
 
-fn z(o: u32, mo: u32, j: u32) -> f32 {
+fn z(o: u32, mo: u32, j: u32) -> V {
   if (HAS_MASK) { return x[o + j] + mask[mo + j]; }
   return x[o + j];
 }
@@ -128,31 +150,36 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row = wgIndex * (WG / LANES) + lid / LANES;
   // Rows past N redo the last row so that every invocation reaches the barriers.
   let r = min(row, p.N - 1u);
-  let o = r * p.L;
-  let mo = (r / p.maskRowsPer) * p.L;
+  let o = r * p.W;
+  let mo = (r / p.maskRowsPer) * p.W;
+  // Online max and sum (one read of the row instead of two): rescale the sum when the max grows.
   var m = -3.402823e38;
-  for (var j = lane; j < p.L; j += LANES) { m = max(m, z(o, mo, j)); }
-  m = rowMax(m, lid);
   var s = 0.0;
-  for (var j = lane; j < p.L; j += LANES) { s += exp(z(o, mo, j) - m); }
-  let inv = 1.0 / rowSum(s, lid);
+  for (var j = lane; j < p.W; j += LANES) {
+    let v = z(o, mo, j);
+    let mj = max(m, hmax(v));
+    s = s * exp(m - mj) + hsum(exp(v - mj));
+    m = mj;
+  }
+  let rm = rowMax(m, lid);
+  s = rowSum(s * exp(m - rm), lid);
+  m = rm;
+  let inv = 1.0 / s;
   if (row < p.N) {
-    for (var j = lane; j < p.L; j += LANES) {
+    for (var j = lane; j < p.W; j += LANES) {
       ${inPlace ? "x" : "probs"}[o + j] = exp(z(o, mo, j) - m) * inv;
     }
   }
 }`;
 
-const SOFTMAX_FORWARD_WGSL = softmaxForwardWgsl(false);
-const SOFTMAX_INPLACE_WGSL = softmaxForwardWgsl(true);
-
-const SOFTMAX_BACKWARD_WGSL = /* wgsl */ `
+const softmaxBackwardWgsl = (vec: boolean) => /* wgsl */ `
 ${WGSL_ROW_REDUCE}
-struct Params { N: u32, L: u32 }
+${wgslRowVec(vec)}
+struct Params { N: u32, W: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dProbs: array<f32>;
-@group(0) @binding(2) var<storage, read> probs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dX: array<f32>;
+@group(0) @binding(1) var<storage, read> dProbs: array<V>;
+@group(0) @binding(2) var<storage, read> probs: array<V>;
+@group(0) @binding(3) var<storage, read_write> dX: array<V>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -161,14 +188,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let lane = lid % LANES;
   let row = wgIndex * (WG / LANES) + lid / LANES;
   let r = min(row, p.N - 1u);
-  let o = r * p.L;
+  let o = r * p.W;
   var d = 0.0;
-  for (var j = lane; j < p.L; j += LANES) { d += probs[o + j] * dProbs[o + j]; }
+  for (var j = lane; j < p.W; j += LANES) { d += hsum(probs[o + j] * dProbs[o + j]); }
   d = rowSum(d, lid);
   if (row < p.N) {
-    for (var j = lane; j < p.L; j += LANES) { dX[o + j] = probs[o + j] * (dProbs[o + j] - d); }
+    for (var j = lane; j < p.W; j += LANES) { dX[o + j] = probs[o + j] * (dProbs[o + j] - d); }
   }
 }`;
+
+const SOFTMAX_WGSL = {
+  forward: [softmaxForwardWgsl(false, false), softmaxForwardWgsl(false, true)],
+  inplace: [softmaxForwardWgsl(true, false), softmaxForwardWgsl(true, true)],
+  backward: [softmaxBackwardWgsl(false), softmaxBackwardWgsl(true)],
+};
 
 /** Sizes of a softmax: N rows of width L, an optional additive mask and its row sharing. */
 export interface SoftmaxDims {
@@ -208,14 +241,15 @@ export function softmaxForward(batch: Batch, probs: Tensor, x: Tensor, dims: Sof
   }
   if (mask) aliasCheck(op, ["probs", probs], [["mask", mask]]);
   if (N === 0 || L === 0) return;
-  const shape = rowLaunch(batch.gpu, N, L);
-  const name = inPlace ? "softmax_forward_inplace" : "softmax_forward";
-  const pipe = batch.gpu.pipeline(name, inPlace ? SOFTMAX_INPLACE_WGSL : SOFTMAX_FORWARD_WGSL, {
+  const vec = L % 4 === 0, W = vec ? L / 4 : L;
+  const shape = rowLaunch(batch.gpu, N, W);
+  const name = `softmax_forward${inPlace ? "_inplace" : ""}${vec ? "_vec4" : ""}`;
+  const pipe = batch.gpu.pipeline(name, SOFTMAX_WGSL[inPlace ? "inplace" : "forward"][+vec], {
     ...shape.constants,
     HAS_MASK: mask ? 1 : 0,
   });
   const bufs = inPlace ? [x, mask ?? dummy(batch.gpu)] : [x, mask ?? x, probs];
-  batch.dispatch(pipe, bufs, packParams([N, L, per]), shape.workgroups);
+  batch.dispatch(pipe, bufs, packParams([N, W, per]), shape.workgroups);
 }
 
 const dummies = new WeakMap<Gpu, GPUBuffer>();
@@ -241,7 +275,9 @@ export function softmaxBackward(
   }
   aliasCheck(op, ["dX", dX], [["dProbs", dProbs], ["probs", probs]]);
   if (N === 0 || L === 0) return;
-  const shape = rowLaunch(batch.gpu, N, L);
-  const pipe = batch.gpu.pipeline("softmax_backward", SOFTMAX_BACKWARD_WGSL, shape.constants);
-  batch.dispatch(pipe, [dProbs, probs, dX], packParams([N, L]), shape.workgroups);
+  const vec = L % 4 === 0, W = vec ? L / 4 : L;
+  const shape = rowLaunch(batch.gpu, N, W);
+  const name = vec ? "softmax_backward_vec4" : "softmax_backward";
+  const pipe = batch.gpu.pipeline(name, SOFTMAX_WGSL.backward[+vec], shape.constants);
+  batch.dispatch(pipe, [dProbs, probs, dX], packParams([N, W]), shape.workgroups);
 }
