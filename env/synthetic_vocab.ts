@@ -2001,7 +2001,7 @@ export const DESCRIPTION_FRAMES = [
   "The {brand} {noun} is made with {material} and designed for everyday use.",
   "Meet the {noun} you will reach for again and again: {detail}.",
   "Every {noun} from {brand} is checked by hand before it ships.",
-  "We combined {material} with a thoughtful design, so it is {detail}.",
+  "We combined {material} with a thoughtful design: {detail}.",
   "Backed by a 30 day satisfaction guarantee from {brand}.",
   "Whether at home or on the go, this {noun} keeps up with you.",
   "Thousands of customers trust {brand} for quality they can feel.",
@@ -2012,7 +2012,7 @@ export const ATTRIBUTE_BULLETS = [
   "{ATTR}: {detail}",
   "{Attr} - {detail}",
   "{Attr} design that you can count on",
-  "Made to be {attr}, {detail}",
+  "{Attr}, plus {detail}",
   "{ATTR} - the {noun} customers ask for",
 ];
 
