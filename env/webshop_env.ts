@@ -50,6 +50,7 @@ import {
   type SubPageName,
   type TextMode,
 } from "./pages.ts";
+import { splitGoals } from "./goals.ts";
 import { getReward, type RewardInfo, type RewardMode } from "./reward.ts";
 import { productsOnPage, SearchEngine } from "./search.ts";
 import type { ChosenOptions, Goal, Product } from "./types.ts";
@@ -57,7 +58,7 @@ import type { ChosenOptions, Goal, Product } from "./types.ts";
 /** Observation formats: WebShop's `text` and `text_rich`, or the page `url`. */
 export type ObservationMode = TextMode | "url";
 
-/** A goal split: WebShop's human-goal ranges (test 0-499, eval 500-1499, train 1500+), or all. */
+/** A goal split (see `goalIndicesForSplit`), or all goals. */
 export type GoalSplit = "test" | "eval" | "train" | "all";
 
 /** Configuration of {@linkcode WebShopEnv}. */
@@ -114,24 +115,18 @@ export interface StepResult {
   info: StepInfo;
 }
 
-/** WebShop's goal ranges: test 0-499, eval 500-1499, train 1500+ (WebEnv with the full data). */
+/**
+ * Goal indices of a split: goals.ts `splitGoals` bounds (WebShop's test 0-499, eval 500-1499,
+ * train 1500+ for the full human goal set; the same proportions for smaller sets), or all.
+ */
 export function goalIndicesForSplit(numGoals: number, split: GoalSplit): number[] {
-  const range = (a: number, b: number) =>
-    Array.from({ length: Math.max(0, Math.min(b, numGoals) - a) }, (_, i) => a + i);
-  switch (split) {
-    case "test":
-      return range(0, 500);
-    case "eval":
-      return range(500, 1500);
-    case "train":
-      return range(1500, numGoals);
-    case "all":
-      return range(0, numGoals);
-    default:
-      throw new Error(
-        `goalIndicesForSplit: split must be test, eval, train or all, got "${split}"`,
-      );
+  let a = 0, b = numGoals;
+  if (split === "test" || split === "eval" || split === "train") {
+    [a, b] = splitGoals(numGoals)[split];
+  } else if (split !== "all") {
+    throw new Error(`goalIndicesForSplit: split must be test, eval, train or all, got "${split}"`);
   }
+  return Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
 }
 
 const BASE_URL = "http://127.0.0.1:3000";
@@ -262,6 +257,11 @@ export class WebShopEnv {
   /** Options chosen on the current item. */
   get chosenOptions(): Readonly<ChosenOptions> {
     return this.#requireSession().options;
+  }
+
+  /** ASINs opened since the last search page (shown as clicked on results pages). */
+  get visitedAsins(): ReadonlySet<string> {
+    return this.#requireSession().asins;
   }
 
   /** Steps taken this episode. */
