@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { assertThrows } from "../kernels/_assert.ts";
 import { ExpertPolicy, expertQueries, goalOptionValues } from "./expert.ts";
 import { runEpisode } from "./policies.ts";
-import { loadSyntheticCatalog } from "./synthetic.ts";
+import { loadSyntheticCatalog, openCatalog } from "./synthetic.ts";
 import type { Goal } from "./types.ts";
 import { WebShopEnv } from "./webshop_env.ts";
 
@@ -99,4 +99,23 @@ Deno.test("goalOptionValues() and expertQueries() read human and synthetic goals
 Deno.test("ExpertPolicy rejects bad settings", () => {
   assertThrows(() => new ExpertPolicy({ imperfectRate: 1.5 }), Error, "imperfectRate");
   assertThrows(() => new ExpertPolicy({ maxPages: 0 }), Error, "maxPages");
+});
+
+Deno.test("ExpertPolicy buys right on the real WebShop sample (synthetic goals)", async () => {
+  const dir = new URL("../../shared/webshop/", import.meta.url).pathname;
+  try {
+    await Deno.stat(`${dir}items_sample_160.json`);
+  } catch {
+    console.log(`skipped: ${dir} is absent (real WebShop data sample)`);
+    return;
+  }
+  const real = await openCatalog(dir, { goals: "synthetic" });
+  const e = new WebShopEnv({ catalog: real.products, goals: real.goals, rewardMode: "corrected" });
+  const expert = new ExpertPolicy({ seed: 0 });
+  const n = 100;
+  let ok = 0;
+  for (let g = 0; g < n; g++) {
+    if (runEpisode(e, expert, g * 37 % real.goals.length).reward === 1) ok++;
+  }
+  assert.ok(ok / n >= 0.95, `expert success on the real sample: ${ok}/${n}`);
 });
