@@ -8,7 +8,8 @@
  * analyzer tokenizes (Unicode word rules), lower-cases, drops Lucene's 33 English stop words and
  * applies the Porter stemmer; its BM25 uses k1 = 0.9, b = 0.4. We reproduce that with
  * `minisearch` (BM25 with `d = 0` is Lucene's BM25 up to a constant factor) and the `stemmer`
- * package (Porter's original algorithm, as Lucene's `PorterStemFilter`). Ties break by catalog
+ * package (Porter's original algorithm, as Lucene's `PorterStemFilter`); document length counts
+ * every indexed token as Lucene does (see `occurrenceTokens`). Ties break by catalog
  * order, as Lucene breaks them by document id. Lucene's one-byte document-length encoding is not
  * reproduced, so near-ties can order differently from the original index.
  *
@@ -98,6 +99,26 @@ export function analyze(text: string): string[] {
   return out;
 }
 
+// minisearch takes a field's length to be its number of DISTINCT tokens, where Lucene's BM25
+// counts every indexed token. Tokens are therefore analyzed up front and repeats are tagged
+// ("shoe", "shoe\u00012", ...) so they are distinct to minisearch's count; `stripOccurrence`
+// removes the tag before a term reaches the index or a query.
+function occurrenceTokens(text: string): string[] {
+  const seen = new Map<string, number>();
+  const out = analyze(text);
+  for (let i = 0; i < out.length; i++) {
+    const n = (seen.get(out[i]) ?? 0) + 1;
+    seen.set(out[i], n);
+    if (n > 1) out[i] = `${out[i]}\u0001${n}`;
+  }
+  return out;
+}
+
+function stripOccurrence(token: string): string {
+  const cut = token.indexOf("\u0001");
+  return cut < 0 ? token : token.slice(0, cut);
+}
+
 /** The document text WebShop indexes for a product (convert_product_file_format.py). */
 export function documentText(p: Product): string {
   const optionTexts: string[] = [];
@@ -165,8 +186,8 @@ export class SearchEngine {
     this.#index = new MiniSearch<{ id: number; contents: string }>({
       fields: ["contents"],
       idField: "id",
-      tokenize: (text) => tokenize(text),
-      processTerm: (term) => processTerm(term),
+      tokenize: occurrenceTokens,
+      processTerm: stripOccurrence,
       searchOptions: { bm25: this.#bm25, combineWith: "OR", prefix: false, fuzzy: false },
     });
     // Index in chunks so a 100k catalog never holds all document strings at once.
