@@ -740,7 +740,14 @@ export interface OpenCatalogOptions extends SyntheticCatalogOptions {
 export function loadSyntheticCatalog(
   opts: OpenCatalogOptions = {},
 ): LoadedCatalog & { raw: SyntheticCatalog } {
-  const raw = generateSyntheticCatalog(opts);
+  return catalogFromSynthetic(generateSyntheticCatalog(opts), opts);
+}
+
+/** Cleans an already generated synthetic catalog and builds its goals (see loadSyntheticCatalog). */
+export function catalogFromSynthetic(
+  raw: SyntheticCatalog,
+  opts: Pick<OpenCatalogOptions, "goals" | "loadSeed"> = {},
+): LoadedCatalog & { raw: SyntheticCatalog } {
   const catalog = loadCatalogFromRecords(raw, { seed: opts.loadSeed });
   const goalKind = opts.goals ?? "human";
   const { goals } = makeGoals(catalog.products, goalKind, { seed: opts.loadSeed });

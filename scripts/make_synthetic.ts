@@ -15,7 +15,11 @@ import { parseArgs } from "node:util";
 import seedrandom from "seedrandom";
 import { generateDemonstrations, writeDemonstrations } from "../env/demos.ts";
 import { ExpertPolicy } from "../env/expert.ts";
-import { loadSyntheticCatalog, writeSyntheticCatalog } from "../env/synthetic.ts";
+import {
+  catalogFromSynthetic,
+  generateSyntheticCatalog,
+  writeSyntheticCatalog,
+} from "../env/synthetic.ts";
 import { goalIndicesForSplit, type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
 
 const USAGE = `usage: deno task make:synthetic --out <dir> [options]
@@ -83,8 +87,7 @@ async function main(): Promise<void> {
   }
 
   let t0 = performance.now();
-  const cat = loadSyntheticCatalog({ numProducts, seed, numHumanGoals });
-  const raw = cat.raw;
+  const raw = generateSyntheticCatalog({ numProducts, seed, numHumanGoals });
   console.error(
     `generated ${raw.products.length} products (${raw.lookalikes.length} lookalikes), ` +
       `${raw.humanGoals.length} goals in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
@@ -103,6 +106,8 @@ async function main(): Promise<void> {
   );
 
   if (numDemos > 0) {
+    // Cleaning and goal building are only needed to play episodes.
+    const cat = catalogFromSynthetic(raw);
     const env = new WebShopEnv({ catalog: cat.products, goals: cat.goals, rewardMode });
     const pool = goalIndicesForSplit(cat.goals.length, split);
     // A seeded draw of k goals without replacement, kept in goal order.
