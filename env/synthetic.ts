@@ -17,7 +17,7 @@
  */
 
 import seedrandom from "seedrandom";
-import { type GoalSplits, makeGoals, PyRandom, splitGoals } from "./goals.ts";
+import { type GoalSplits, makeGoals, PyRandom, splitGoals, WEBSHOP_HUMAN_GOALS } from "./goals.ts";
 import {
   type Catalog,
   type CatalogDir,
@@ -53,9 +53,10 @@ export interface SyntheticCatalogOptions {
   /** Seed of the random stream (default 0). */
   seed?: number;
   /**
-   * Human-style instructions to write (default 2 x numProducts, so WebShop's fixed split of
-   * goals 0-499 test, 500-1499 eval, 1500+ train has all three parts at 1000 products). Fewer
-   * come out when base products run out of distinct instructions.
+   * Human-style instructions to write (default 2 x numProducts, at most 12,087: WebShop's own
+   * count of human goals, for which its split 0-499 test, 500-1499 eval, 1500+ train was made;
+   * 1000 products get 2000 goals, so that fixed split has all three parts). Fewer come out when
+   * base products run out of distinct instructions.
    */
   numHumanGoals?: number;
   /** Chance that a base product gets lookalikes (default 0.85). */
@@ -578,7 +579,7 @@ function makeSyntheticInstruction(rng: Rng, d: Draft): { text: string; atts: str
 export function generateSyntheticCatalog(opts: SyntheticCatalogOptions = {}): SyntheticCatalog {
   const numProducts = opts.numProducts ?? 1000;
   const seed = opts.seed ?? 0;
-  const numHumanGoals = opts.numHumanGoals ?? 2 * numProducts;
+  const numHumanGoals = opts.numHumanGoals ?? Math.min(2 * numProducts, WEBSHOP_HUMAN_GOALS);
   const lookalikeRate = opts.lookalikeRate ?? 0.85;
   if (!Number.isInteger(numProducts) || numProducts < 1) {
     throw new Error(

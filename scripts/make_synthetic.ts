@@ -26,7 +26,7 @@ const USAGE = `usage: deno task make:synthetic --out <dir> [options]
   --out <dir>            folder to write (created if missing)
   --products <n>         product records, lookalikes included (default 1000)
   --seed <s>             generator seed (default 0)
-  --goals <n>            human-style instructions (default 2 x products)
+  --goals <n>            human-style instructions (default 2 x products, at most 12087)
   --demos <k>            also write k expert demonstrations to il_trajs_synthetic.jsonl
   --demo-split <split>   goals the demonstrations come from: all, train, eval, test (default all)
   --demo-seed <s>        seed of the expert and of the goal draw (default 0)
