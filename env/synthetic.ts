@@ -109,7 +109,6 @@ interface Draft {
   name: string;
   /** Seed of the text draws, so a lookalike can rewrite its text in the same voice. */
   textSeed: number;
-  isBase: boolean;
 }
 
 const SEP = " › ";
@@ -407,7 +406,6 @@ function makeBase(rng: Rng, seen: Set<string>): Draft {
     pricing,
     name,
     textSeed: Math.floor(rng() * 2 ** 31),
-    isBase: true,
   };
 }
 
@@ -439,7 +437,6 @@ function makeLookalike(
     attrs: base.attrs.slice(),
     options: new Map(base.options),
     pricing: base.pricing.slice(),
-    isBase: false,
     asin: "",
   };
   let detail: string;
