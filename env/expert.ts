@@ -61,7 +61,11 @@ function cleanQuery(q: string): string {
  * Search queries a person might type for `goal`, best last: keywords from the instruction
  * (attributes, option values and the product query), the instruction itself, the title.
  */
-export function expertQueries(goal: Goal, product: Product | undefined, rng: () => number) {
+export function expertQueries(
+  goal: Goal,
+  product: Product | undefined,
+  rng: () => number,
+): { queries: string[]; vague: string } {
   const opts = goalOptionValues(goal);
   const keywords = cleanQuery(
     [...goal.attributes.slice(0, 2), opts[0] ?? "", goal.query].join(" "),
