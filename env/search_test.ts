@@ -87,8 +87,6 @@ function randomCatalog(n: number, seed: string): Product[] {
 
 Deno.test("SearchEngine.rank() agrees with a plain BM25 reference, ties by catalog order", () => {
   const products = randomCatalog(300, "bm25");
-  const engine = new SearchEngine(products);
-  const rng = seedrandom.alea("q");
   const words = [
     "red",
     "shoes",
@@ -99,15 +97,30 @@ Deno.test("SearchEngine.rank() agrees with a plain BM25 reference, ties by catal
     "the coffee",
     "blue blue",
   ];
-  for (let i = 0; i < 30; i++) {
-    const q = `${words[Math.floor(rng() * words.length)]} ${
-      words[Math.floor(rng() * words.length)]
-    }`;
-    const got = engine.rank(q, 50);
-    const want = referenceRank(products, q, 50);
-    assertEquals(got, want, `query "${q}"`);
+  for (const backend of ["minisearch", "compact"] as const) {
+    const engine = new SearchEngine(products, { backend });
+    const rng = seedrandom.alea("q");
+    for (let i = 0; i < 30; i++) {
+      const q = words[Math.floor(rng() * words.length)] + " " +
+        words[Math.floor(rng() * words.length)];
+      assertEquals(engine.rank(q, 50), referenceRank(products, q, 50), `${backend}, query "${q}"`);
+    }
+    assertEquals(engine.rank("the of and"), []);
+    assertEquals(engine.rank("zzz"), []);
   }
-  assertEquals(engine.rank("the of and"), []);
+});
+
+Deno.test("SearchEngine backends rank identically on long queries", () => {
+  const products = randomCatalog(1500, "backends");
+  const mini = new SearchEngine(products, { backend: "minisearch" });
+  const compact = new SearchEngine(products, { backend: "compact" });
+  assertEquals([mini.backend, compact.backend], ["minisearch", "compact"]);
+  const rng = seedrandom.alea("long");
+  for (let i = 0; i < 40; i++) {
+    const q = products[Math.floor(rng() * products.length)].Title + " " +
+      products[Math.floor(rng() * products.length)].BulletPoints[0];
+    assertEquals(compact.rank(q, 50), mini.rank(q, 50), `query "${q}"`);
+  }
 });
 
 Deno.test("SearchEngine.search() returns the top 50 and pages of 10", () => {
