@@ -15,7 +15,13 @@ import { parseArgs } from "node:util";
 import { OraclePolicy, type Policy, RandomPolicy, runEpisode } from "../env/policies.ts";
 import { getReward } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
-import { catalogFromSynthetic, generateSyntheticCatalog } from "../env/synthetic.ts";
+import { loadCatalogFromDir } from "../env/loaders.ts";
+import {
+  catalogFromSynthetic,
+  generateSyntheticCatalog,
+  type SyntheticCatalog,
+  writeSyntheticCatalog,
+} from "../env/synthetic.ts";
 import { WebShopEnv } from "../env/webshop_env.ts";
 
 const USAGE = `usage: deno task bench:env [options]
@@ -53,8 +59,10 @@ const mib = (b: number) => b / (1 << 20);
 interface SizeResult {
   products: number;
   goals: number;
+  /** Synthetic generation (not part of loading). */
   generateSeconds: number;
-  cleanSeconds: number;
+  /** Reading WebShop's files, cleaning, goals. */
+  loadSeconds: number;
   indexSeconds: number;
   loadIndexSeconds: number;
   rssMiB: number;
@@ -66,23 +74,32 @@ interface SizeResult {
   randomScore: number;
 }
 
-function benchSize(n: number, seconds: number, repeats: number): SizeResult {
+async function benchSize(n: number, seconds: number, repeats: number): Promise<SizeResult> {
   console.log(`catalog of ${n} synthetic products ...`);
   let t = performance.now();
-  const raw = generateSyntheticCatalog({ numProducts: n, seed: 0 });
+  let raw: SyntheticCatalog | null = generateSyntheticCatalog({ numProducts: n, seed: 0 });
   const generateSeconds = (performance.now() - t) / 1000;
+  // Load as a user would: WebShop's files on disk through the loader, then index.
+  const dir = `runs/bench/synthetic_${n}`;
+  await writeSyntheticCatalog(dir, raw);
+  raw = null;
   t = performance.now();
-  const cat = catalogFromSynthetic(raw, { goals: "human" });
+  const cat = await loadCatalogFromDir(dir, { goals: "human" });
   const cleanSeconds = (performance.now() - t) / 1000;
   const engine = new SearchEngine(cat.products);
   const indexSeconds = engine.indexMs / 1000;
   const mem = Deno.memoryUsage();
+  await Deno.remove(dir, { recursive: true });
   console.log(
-    `  generated ${generateSeconds.toFixed(2)} s, cleaned + goals ${cleanSeconds.toFixed(2)} s, ` +
-      `indexed ${indexSeconds.toFixed(2)} s, rss ${mib(mem.rss).toFixed(0)} MiB`,
+    `  generated ${generateSeconds.toFixed(2)} s; loaded from files ${
+      cleanSeconds.toFixed(2)
+    } s, ` +
+      `indexed (${engine.backend}) ${indexSeconds.toFixed(2)} s, rss ${
+        mib(mem.rss).toFixed(0)
+      } MiB`,
   );
 
-  const goals = cat.goals;
+  const goals = cat.goals!;
   // Uncached BM25 searches (the env caches repeated queries; first ones pay this).
   const queries = goals.slice(0, 400).map((g) => g.instruction_text.toLowerCase());
   const qps: number[] = [];
@@ -119,9 +136,9 @@ function benchSize(n: number, seconds: number, repeats: number): SizeResult {
     products: cat.products.length,
     goals: goals.length,
     generateSeconds,
-    cleanSeconds,
+    loadSeconds: cleanSeconds,
     indexSeconds,
-    loadIndexSeconds: generateSeconds + cleanSeconds + indexSeconds,
+    loadIndexSeconds: cleanSeconds + indexSeconds,
     rssMiB: mib(mem.rss),
     heapUsedMiB: mib(mem.heapUsed),
     randomStepsPerSecond: median(results.random.sps),
@@ -198,22 +215,29 @@ async function main(): Promise<void> {
 
   const rewards = rewardsPerSecond(seconds, repeats);
   const bySize: SizeResult[] = [];
-  for (const n of sizes) bySize.push(benchSize(n, seconds, repeats));
+  for (const n of sizes) bySize.push(await benchSize(n, seconds, repeats));
 
   console.log("\nWebShop env benchmark (medians, one thread)");
   const rows = [
     [
       "products",
       "goals",
+      "generate s",
+      "load s",
+      "index s",
       "load+index s",
       "rss MiB",
       "random steps/s",
       "oracle steps/s",
+      "searches/s",
       "oracle score",
     ],
     ...bySize.map((r) => [
       String(r.products),
       String(r.goals),
+      r.generateSeconds.toFixed(2),
+      r.loadSeconds.toFixed(2),
+      r.indexSeconds.toFixed(2),
       r.loadIndexSeconds.toFixed(2),
       r.rssMiB.toFixed(0),
       r.randomStepsPerSecond.toFixed(0),
