@@ -50,6 +50,15 @@ fn loadA(idx: u32) -> f32 {
   return a[idx];
 }
 
+fn store(oBase: u32, m: u32, n0: u32, v: vec4f) {
+  if (m >= p.M) { return; }
+  let o = oBase + m * p.oM + n0 * p.oN;
+  out[o] = p.alpha * v.x;
+  if (n0 + 1u < p.N) { out[o + p.oN] = p.alpha * v.y; }
+  if (n0 + 2u < p.N) { out[o + 2u * p.oN] = p.alpha * v.z; }
+  if (n0 + 3u < p.N) { out[o + 3u * p.oN] = p.alpha * v.w; }
+}
+
 // out[z](m, n) = alpha·Σ_k A[z](m, k)·B[z](k, n), z = bb·H + h; each invocation a 4×4 block.
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
@@ -61,27 +70,34 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   if (m0 >= p.M || n0 >= p.N) { return; }
   let aBase = bb * p.aB + h * p.aH;
   let bBase = bb * p.bB + h * p.bH;
-  // Rows and columns past the edge are clamped (valid reads) and not written.
-  var aRow: array<u32, 4>;
-  var bCol: array<u32, 4>;
-  for (var t = 0u; t < 4u; t++) {
-    aRow[t] = aBase + min(m0 + t, p.M - 1u) * p.aM;
-    bCol[t] = bBase + min(n0 + t, p.N - 1u) * p.bN;
-  }
-  var acc: array<vec4f, 4>;
+  // Rows and columns past the edge are clamped (valid reads) and not written. Four named
+  // accumulators, not an array: CPU rasterisers spill dynamically indexed arrays to memory.
+  let a0 = aBase + min(m0, p.M - 1u) * p.aM;
+  let a1 = aBase + min(m0 + 1u, p.M - 1u) * p.aM;
+  let a2 = aBase + min(m0 + 2u, p.M - 1u) * p.aM;
+  let a3 = aBase + min(m0 + 3u, p.M - 1u) * p.aM;
+  let b0 = bBase + min(n0, p.N - 1u) * p.bN;
+  let b1 = bBase + min(n0 + 1u, p.N - 1u) * p.bN;
+  let b2 = bBase + min(n0 + 2u, p.N - 1u) * p.bN;
+  let b3 = bBase + min(n0 + 3u, p.N - 1u) * p.bN;
+  var c0 = vec4f(0.0);
+  var c1 = vec4f(0.0);
+  var c2 = vec4f(0.0);
+  var c3 = vec4f(0.0);
   for (var k = 0u; k < p.K; k++) {
-    let bv = vec4f(b[bCol[0] + k * p.bK], b[bCol[1] + k * p.bK], b[bCol[2] + k * p.bK],
-                   b[bCol[3] + k * p.bK]);
-    for (var t = 0u; t < 4u; t++) { acc[t] += loadA(aRow[t] + k * p.aK) * bv; }
+    let kb = k * p.bK;
+    let ka = k * p.aK;
+    let bv = vec4f(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
+    c0 += loadA(a0 + ka) * bv;
+    c1 += loadA(a1 + ka) * bv;
+    c2 += loadA(a2 + ka) * bv;
+    c3 += loadA(a3 + ka) * bv;
   }
   let oBase = bb * p.oB + h * p.oH;
-  for (var t = 0u; t < 4u; t++) {
-    if (m0 + t < p.M) {
-      for (var u = 0u; u < 4u; u++) {
-        if (n0 + u < p.N) { out[oBase + (m0 + t) * p.oM + (n0 + u) * p.oN] = p.alpha * acc[t][u]; }
-      }
-    }
-  }
+  store(oBase, m0, n0, c0);
+  store(oBase, m0 + 1u, n0, c1);
+  store(oBase, m0 + 2u, n0, c2);
+  store(oBase, m0 + 3u, n0, c3);
 }`;
 
 // scratch holds dOut·Vᵀ on entry and dS/√D on exit, row by row in place (each lane writes only

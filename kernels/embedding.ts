@@ -247,8 +247,9 @@ export function embeddingBackward(
 ): void {
   const op = "embeddingBackward", { B, T, C, V } = dims, N = B * T;
   checkIds(op, ids, typeIds, N);
-  if (tableRows(op, "dWte", dWte, C) !== V) {
-    throw new GpuError(`${op}: dWte '${dWte.label}' ${shapeText(dWte.shape)} has not V = ${V} rows`);
+  const rows = tableRows(op, "dWte", dWte, C);
+  if (rows !== V) {
+    throw new GpuError(`${op}: dWte '${dWte.label}' has ${rows} rows, expected V = ${V}`);
   }
   const P = tableRows(op, "dWpe", dWpe, C);
   const K = tableRows(op, "dWtt", dWtt, C);

@@ -7,7 +7,9 @@
  *   dGamma += Σ_rows dOut·xhat,  dBeta += Σ_rows dOut   (accumulated).
  *
  * Shapes: x, out, dX, dOut (N, C); gamma, beta, dGamma, dBeta (C); mean, rstd (N), saved by the
- * forward. The row kernels use one invocation per row on CPU rasterisers and a workgroup per row
+ * forward. The forward's statistics come from one pass over the row shifted by its first element
+ * (see the kernel); rows whose width is a multiple of 4 load vec4s. The row kernels use one
+ * invocation per row on CPU rasterisers and a workgroup per row
  * on GPUs (see `rowLaunch`); dGamma and dBeta use one invocation per column summing the rows in
  * order, so the backward is deterministic without float atomics.
  *

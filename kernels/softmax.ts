@@ -8,6 +8,9 @@
  * BERT uses the dtype minimum or -10000) give exact zeros; a row masked everywhere with -Infinity
  * has no softmax and gives NaN.
  *
+ * The forward reads each row twice (an online max and sum, then the write); rows whose width is a
+ * multiple of 4 load vec4s.
+ *
  * Row kernels put LANES invocations on each row (a power of two) and WG/LANES rows in each
  * workgroup. On CPU rasterisers barriers cost more than the reduction saves, so LANES is 1 there
  * (one invocation per row, no barrier runs); on GPUs a workgroup reduces each row.
