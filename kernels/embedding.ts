@@ -247,9 +247,9 @@ export function embeddingBackward(
 ): void {
   const op = "embeddingBackward", { B, T, C, V } = dims, N = B * T;
   checkIds(op, ids, typeIds, N);
-  const rows = tableRows(op, "dWte", dWte, C);
-  if (rows !== V) {
-    throw new GpuError(`${op}: dWte '${dWte.label}' has ${rows} rows, expected V = ${V}`);
+  const vRows = tableRows(op, "dWte", dWte, C);
+  if (vRows !== V) {
+    throw new GpuError(`${op}: dWte '${dWte.label}' has ${vRows} rows, expected V = ${V}`);
   }
   const P = tableRows(op, "dWpe", dWpe, C);
   const K = tableRows(op, "dWtt", dWtt, C);
