@@ -103,6 +103,12 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const catalog = await openCatalog(source, { numProducts, goals: goalKind });
   const loadMs = performance.now() - t0;
+  if (catalog.goals.length === 0) {
+    fail(
+      `${source} gives no ${goalKind} goals (human goals need items_human_ins.json; synthetic ` +
+        "goals need instructions in items_ins_v2*.json)",
+    );
+  }
   const engine = new SearchEngine(catalog.products);
   const env = new WebShopEnv({
     catalog: engine,
@@ -186,4 +192,11 @@ async function main(): Promise<void> {
   console.log(`episodes written to ${path}`);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`rollout: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
