@@ -15,6 +15,7 @@ import {
   renderSubPage,
 } from "./pages.ts";
 import { assertThrows } from "../kernels/_assert.ts";
+import { ilGoalText } from "./goals.ts";
 
 const INST = "i need red running shoes, and price lower than 30.00 dollars";
 const [SHOE, WALK, DRESS] = smallCatalog();
@@ -215,4 +216,11 @@ Deno.test("Python string helpers match CPython", () => {
     '{"a": "1", "b": "\\u003c\\u0027\\u0026\\u003e"}',
   );
   assertThrows(() => renderSearchPage("html" as "text", INST), Error, "observation mode");
+});
+
+Deno.test("the search page's text_rich state reduces to the human goal as train_choice_il does", () => {
+  // process_goal() strips "webshop\ninstruction:" and "\n[button] search [button_]": both must
+  // be exactly where our search page puts them for demonstrations to line up with goals.
+  const inst = "I need a Blue wireless headset, and price lower than 40.00 dollars";
+  assertEquals(ilGoalText(renderSearchPage("text_rich", inst)), "i need a blue wireless headset");
 });
