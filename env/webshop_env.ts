@@ -503,6 +503,7 @@ export class WebShopEnv {
     const mode = this.observationMode;
     const page = this.#page;
     this.#clickables = clickablesOf(page, this.showAttrs);
+    this.#validCache = null;
     if (mode === "url") {
       this.#observation = this.#url;
       return;

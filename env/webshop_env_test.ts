@@ -189,6 +189,9 @@ Deno.test("WebShopEnv: url mode, seeded goal sampling and valid-action lists", (
   ]);
   e.step("click[buy now]");
   assertEquals(e.validActions(), ["finish"]);
+  // A new episode never sees the previous episode's list.
+  e.reset(0);
+  assertEquals(e.validActions()[0], "search[shoes]");
 });
 
 Deno.test("WebShopEnv rejects bad configuration and goal indices clearly", () => {
