@@ -359,7 +359,8 @@ export class WebShopEnv {
       this.#episodeDone = true;
       s.done = true;
     }
-    const state = this.#stateWithHistory(action);
+    // The text env records the action it was given: WebEnv has already turned item names into ASINs.
+    const state = this.#stateWithHistory(resolved);
     const info = this.#info(valid);
     if (rewardInfo) info.rewardInfo = rewardInfo;
     if (truncated) info.truncated = true;
