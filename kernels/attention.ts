@@ -10,10 +10,11 @@
  *   dQ = dS·K/√D,   dK = dSᵀ·Q/√D.
  * The dropout mask is regenerated from (seed, index into probs) in the backward.
  *
- * Built from two self-contained kernels: a strided batched matmul (one 4×4 output block per
- * invocation, no workgroup memory, so no barriers on CPU rasterisers), used for all five
- * products with transposes expressed as strides and dropout applied while loading A, and row
- * kernels for the softmax (shared with softmax.ts) and its backward.
+ * Built from self-contained kernels: a strided batched matmul (one 4×4 output block per
+ * invocation, no workgroup memory, so no barriers on CPU rasterisers; vec4 loads where T and D
+ * are multiples of 4), used for all five products with transposes expressed as strides and
+ * dropout applied while loading A, and row kernels for the softmax (shared with softmax.ts) and
+ * its backward.
  *
  * Shapes: q, k, v, out, dQ, dK, dV, dOut (B, T, C) with C = H·D; mask (B, T), 0 to keep and a
  * large negative value (e.g. -10000) to pad; probs and scratch (B, H, T, T).
@@ -100,6 +101,109 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   store(oBase, m0 + 3u, n0, c3);
 }`;
 
+// The same product with vec4 loads and stores, for shapes where every dimension and every
+// non-unit stride is a multiple of 4 (BERT's T and D are): A is contiguous along k ("k") or
+// along m ("m"), B along k ("k") or along n ("n"), out along n. A quarter of the loads of
+// GEMM_WGSL: on CPU rasterisers each per-invocation load is a gather, and loads dominate.
+const gemmVecWgsl = (aLayout: "k" | "m", bLayout: "k" | "n") => /* wgsl */ `
+override WG_X: u32 = 8;
+override WG_Y: u32 = 8;
+override DROPOUT: bool = false;
+struct Params {
+  M: u32, N: u32, K: u32, H: u32,
+  aB: u32, aH: u32, aM: u32, aK: u32,
+  bB: u32, bH: u32, bK: u32, bN: u32,
+  oB: u32, oH: u32, oM: u32, oN: u32,
+  alpha: f32, threshold: u32, seedHash: u32, dscale: f32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
+${WGSL_DROPOUT}
+
+// The 4 floats at float index i (a multiple of 4), dropout applied per float index.
+fn loadA(i: u32) -> vec4f {
+  let v = a[i / 4u];
+  if (DROPOUT) {
+    let keep = vec4f(
+      select(0.0, p.dscale, dropoutKeep(p.seedHash, i, p.threshold)),
+      select(0.0, p.dscale, dropoutKeep(p.seedHash, i + 1u, p.threshold)),
+      select(0.0, p.dscale, dropoutKeep(p.seedHash, i + 2u, p.threshold)),
+      select(0.0, p.dscale, dropoutKeep(p.seedHash, i + 3u, p.threshold)));
+    return v * keep;
+  }
+  return v;
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let z = wid.z;
+  let bb = z / p.H;
+  let h = z - bb * p.H;
+  let m0 = gid.y * 4u;
+  let n0 = gid.x * 4u;
+  if (m0 >= p.M || n0 >= p.N) { return; }
+  let aBase = bb * p.aB + h * p.aH;
+  let bBase = bb * p.bB + h * p.bH;
+  var c0 = vec4f(0.0);
+  var c1 = vec4f(0.0);
+  var c2 = vec4f(0.0);
+  var c3 = vec4f(0.0);
+  for (var k = 0u; k < p.K; k += 4u) {
+${
+  aLayout === "k"
+    ? `    // Rows m0..m0+3 of A, floats k..k+3 of each.
+    let a0 = loadA(aBase + m0 * p.aM + k);
+    let a1 = loadA(aBase + (m0 + 1u) * p.aM + k);
+    let a2 = loadA(aBase + (m0 + 2u) * p.aM + k);
+    let a3 = loadA(aBase + (m0 + 3u) * p.aM + k);`
+    : `    // Columns k..k+3 of A, floats m0..m0+3 of each; transposed to rows.
+    let t0 = loadA(aBase + k * p.aK + m0);
+    let t1 = loadA(aBase + (k + 1u) * p.aK + m0);
+    let t2 = loadA(aBase + (k + 2u) * p.aK + m0);
+    let t3 = loadA(aBase + (k + 3u) * p.aK + m0);
+    let a0 = vec4f(t0.x, t1.x, t2.x, t3.x);
+    let a1 = vec4f(t0.y, t1.y, t2.y, t3.y);
+    let a2 = vec4f(t0.z, t1.z, t2.z, t3.z);
+    let a3 = vec4f(t0.w, t1.w, t2.w, t3.w);`
+}
+${
+  bLayout === "k"
+    ? `    // Columns n0..n0+3 of B, floats k..k+3 of each.
+    let b0 = b[(bBase + n0 * p.bN + k) / 4u];
+    let b1 = b[(bBase + (n0 + 1u) * p.bN + k) / 4u];
+    let b2 = b[(bBase + (n0 + 2u) * p.bN + k) / 4u];
+    let b3 = b[(bBase + (n0 + 3u) * p.bN + k) / 4u];
+    c0 += vec4f(dot(a0, b0), dot(a0, b1), dot(a0, b2), dot(a0, b3));
+    c1 += vec4f(dot(a1, b0), dot(a1, b1), dot(a1, b2), dot(a1, b3));
+    c2 += vec4f(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
+    c3 += vec4f(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));`
+    : `    // Rows k..k+3 of B, floats n0..n0+3 of each.
+    let r0 = b[(bBase + k * p.bK + n0) / 4u];
+    let r1 = b[(bBase + (k + 1u) * p.bK + n0) / 4u];
+    let r2 = b[(bBase + (k + 2u) * p.bK + n0) / 4u];
+    let r3 = b[(bBase + (k + 3u) * p.bK + n0) / 4u];
+    c0 += a0.x * r0 + a0.y * r1 + a0.z * r2 + a0.w * r3;
+    c1 += a1.x * r0 + a1.y * r1 + a1.z * r2 + a1.w * r3;
+    c2 += a2.x * r0 + a2.y * r1 + a2.z * r2 + a2.w * r3;
+    c3 += a3.x * r0 + a3.y * r1 + a3.z * r2 + a3.w * r3;`
+}
+  }
+  let o = (bb * p.oB + h * p.oH + m0 * p.oM + n0) / 4u;
+  let step = p.oM / 4u;
+  out[o] = p.alpha * c0;
+  out[o + step] = p.alpha * c1;
+  out[o + 2u * step] = p.alpha * c2;
+  out[o + 3u * step] = p.alpha * c3;
+}`;
+
+const GEMM_VEC_WGSL = {
+  kk: gemmVecWgsl("k", "k"),
+  kn: gemmVecWgsl("k", "n"),
+  mn: gemmVecWgsl("m", "n"),
+};
+
 // scratch holds dOut·Vᵀ on entry and dS/√D on exit, row by row in place (each lane writes only
 // the elements it read, after the row's reduction).
 const DSCORES_WGSL = /* wgsl */ `
@@ -172,11 +276,19 @@ function gemm(
   alpha: number,
   dropout: [number, number, number] | null,
 ): void {
-  const pipe = batch.gpu.pipeline("attention_gemm", GEMM_WGSL, {
-    WG_X: 8,
-    WG_Y: 8,
-    DROPOUT: dropout ? 1 : 0,
-  });
+  // The vec4 kernel needs 4-aligned sizes and strides and a layout it has (see gemmVecWgsl).
+  const aLayout = sa.c === 1 ? "k" : sa.r === 1 ? "m" : null;
+  const bLayout = sb.r === 1 ? "k" : sb.c === 1 ? "n" : null;
+  const key = `${aLayout}${bLayout}`;
+  const aligned = [d.M, d.N, d.K].every((v) => v % 4 === 0) && so.c === 1 &&
+    [sa.b, sa.h, sa.r, sa.c, sb.b, sb.h, sb.r, sb.c, so.b, so.h, so.r]
+      .every((v) => v === 1 || v % 4 === 0);
+  const vec = aligned && key in GEMM_VEC_WGSL ? key as keyof typeof GEMM_VEC_WGSL : null;
+  const pipe = batch.gpu.pipeline(
+    vec ? `attention_gemm_vec4_${vec}` : "attention_gemm",
+    vec ? GEMM_VEC_WGSL[vec] : GEMM_WGSL,
+    { WG_X: 8, WG_Y: 8, DROPOUT: dropout ? 1 : 0 },
+  );
   const [thr, seedHash, dscale] = dropout ?? [0, 0, 1];
   const params = packParams([
     d.M,

@@ -57,7 +57,9 @@ for (const lanes of [1, 32]) {
       try {
         await check(gpu, { B: 1, T: 1, H: 1, D: 1 });
         await check(gpu, { B: 2, T: 7, H: 3, D: 5 });
-        await check(gpu, { B: 2, T: 12, H: 2, D: 4 }); // rows a multiple of 4: vec4 softmax
+        // T and D multiples of 4: the vec4 matmuls and softmax.
+        await check(gpu, { B: 2, T: 12, H: 2, D: 4 });
+        await check(gpu, { B: 2, T: 16, H: 3, D: 8, dropoutP: 0.3, seed: 7 });
         await check(gpu, { B: 3, T: 37, H: 2, D: 6, dropoutP: 0.2, seed: 42 });
       } finally {
         setRowKernelLanes(null);
