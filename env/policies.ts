@@ -55,6 +55,9 @@ export class OraclePolicy implements Policy {
   #queries: string[] = [];
   #queryIndex = 0;
   #giveUp = false;
+  // Option values already clicked: a value offered under two option names is only ever set
+  // under the later one (WebShop keys radios by value), so retrying it would loop forever.
+  #tried = new Set<string>();
 
   constructor(options: OraclePolicyOptions = {}) {
     this.maxPages = options.maxPages ?? 5;
@@ -66,6 +69,7 @@ export class OraclePolicy implements Policy {
     this.#queries = queries.filter((q, i) => q.trim() !== "" && queries.indexOf(q) === i);
     this.#queryIndex = 0;
     this.#giveUp = false;
+    this.#tried.clear();
   }
 
   act(env: WebShopEnv): string {
@@ -100,7 +104,10 @@ export class OraclePolicy implements Policy {
             const done = name === null
               ? Object.values(chosen).includes(value)
               : chosen[name] === value;
-            if (!done && clickables.has(value)) return `click[${value}]`;
+            if (!done && clickables.has(value) && !this.#tried.has(value)) {
+              this.#tried.add(value);
+              return `click[${value}]`;
+            }
           }
         }
         return "click[buy now]";

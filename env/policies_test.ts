@@ -149,3 +149,21 @@ Deno.test("OraclePolicy on the real 160-product sample, synthetic goals", () => 
   ok(webshop.success >= 0.9, `webshop mode: ${JSON.stringify(webshop)}`);
   ok(corrected.success >= 0.99, `corrected mode: ${JSON.stringify(corrected)}`);
 });
+
+Deno.test("OraclePolicy does not loop on an option value shared by two option names", () => {
+  const p = {
+    ...smallCatalog()[0],
+    options: { color: ["black", "white"], trim: ["black", "grey"] },
+  };
+  // The goal wants color black, but clicking "black" sets trim (the later radio wins).
+  const goals = [makeGoal(p, "black shoes", ["rubber sole"], { color: "black", trim: "grey" })];
+  const env = new WebShopEnv({ catalog: [p], goals });
+  const r = runEpisode(env, new OraclePolicy(), 0);
+  assertEquals(r.actions.slice(1), [
+    "click[b000000001]",
+    "click[black]",
+    "click[grey]",
+    "click[buy now]",
+  ]);
+  assertEquals(r.bought, true);
+});
