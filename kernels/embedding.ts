@@ -19,37 +19,39 @@
 
 import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
 import { assertDType, assertSize, shapeText, type Tensor } from "./tensor.ts";
+import { wgslRowVec } from "./softmax.ts";
 
-const EMBEDDING_FORWARD_WGSL = /* wgsl */ `
+// One invocation per element of V (vec4 where C is a multiple of 4, else f32); W = C in Vs.
+const embeddingForwardWgsl = (vec: boolean) => /* wgsl */ `
 override WG: u32 = 256;
-struct Params { N: u32, T: u32, C: u32, V: u32, P: u32, K: u32 }
+${wgslRowVec(vec)}
+struct Params { N: u32, T: u32, W: u32, V: u32, P: u32, K: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
 @group(0) @binding(2) var<storage, read> typeIds: array<u32>;
-@group(0) @binding(3) var<storage, read> wte: array<f32>;
-@group(0) @binding(4) var<storage, read> wpe: array<f32>;
-@group(0) @binding(5) var<storage, read> wtt: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> wte: array<V>;
+@group(0) @binding(4) var<storage, read> wpe: array<V>;
+@group(0) @binding(5) var<storage, read> wtt: array<V>;
+@group(0) @binding(6) var<storage, read_write> out: array<V>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   ${WGSL_WG_INDEX}
-  let i = (wgIndex * WG + lid) * 4u;
-  for (var k = 0u; k < 4u; k++) {
-    let j = i + k;
-    if (j >= p.N * p.C) { return; }
-    let r = j / p.C;
-    let c = j - r * p.C;
-    let id = ids[r];
-    let ty = typeIds[r];
-    if (id >= p.V || ty >= p.K) {
-      out[j] = bitcast<f32>(0x7fc00000u | (id & 0u)); // NaN made at run time
-    } else {
-      out[j] = wte[id * p.C + c] + wpe[(r % p.T) * p.C + c] + wtt[ty * p.C + c];
-    }
+  let j = wgIndex * WG + lid;
+  if (j >= p.N * p.W) { return; }
+  let r = j / p.W;
+  let c = j - r * p.W;
+  let id = ids[r];
+  let ty = typeIds[r];
+  if (id >= p.V || ty >= p.K) {
+    out[j] = V(bitcast<f32>(0x7fc00000u | (id & 0u))); // NaN made at run time
+  } else {
+    out[j] = wte[id * p.W + c] + wpe[(r % p.T) * p.W + c] + wtt[ty * p.W + c];
   }
 }`;
+
+const EMBEDDING_FORWARD_WGSL = [embeddingForwardWgsl(false), embeddingForwardWgsl(true)];
 
 const NONE = 0xffffffff;
 
@@ -94,75 +96,86 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (next != ${NONE}u) { links[p.N + next] = 1u; }
 }`;
 
-const EMBEDDING_WTE_WGSL = /* wgsl */ `
+// Backward kernels over elements of V as the forward: one invocation per (position, V) for
+// dWte, per (t, V) for dWpe and per (type, V) for dWtt.
+const embeddingWteWgsl = (vec: boolean) => /* wgsl */ `
 override WG: u32 = 64;
-struct Params { N: u32, C: u32, V: u32 }
+${wgslRowVec(vec)}
+struct Params { N: u32, W: u32, V: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dOut: array<f32>;
+@group(0) @binding(1) var<storage, read> dOut: array<V>;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
 @group(0) @binding(3) var<storage, read> links: array<u32>;
-@group(0) @binding(4) var<storage, read_write> dWte: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dWte: array<V>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   ${WGSL_WG_INDEX}
   let j = wgIndex * WG + lid;
-  if (j >= p.N * p.C) { return; }
-  let i = j / p.C;
-  let c = j - i * p.C;
+  if (j >= p.N * p.W) { return; }
+  let i = j / p.W;
+  let c = j - i * p.W;
   let id = ids[i];
   if (links[p.N + i] != 0u || id >= p.V) { return; }
-  var s = 0.0;
+  var s = V(0.0);
   var r = i;
   loop {
-    s += dOut[r * p.C + c];
+    s += dOut[r * p.W + c];
     r = links[r];
     if (r == ${NONE}u) { break; }
   }
-  dWte[id * p.C + c] += s;
+  dWte[id * p.W + c] += s;
 }`;
 
-const EMBEDDING_WPE_WGSL = /* wgsl */ `
+const embeddingWpeWgsl = (vec: boolean) => /* wgsl */ `
 override WG: u32 = 64;
-struct Params { B: u32, T: u32, C: u32 }
+${wgslRowVec(vec)}
+struct Params { B: u32, T: u32, W: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dOut: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dWpe: array<f32>;
+@group(0) @binding(1) var<storage, read> dOut: array<V>;
+@group(0) @binding(2) var<storage, read_write> dWpe: array<V>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   ${WGSL_WG_INDEX}
   let j = wgIndex * WG + lid;  // (t, c)
-  if (j >= p.T * p.C) { return; }
-  var s = 0.0;
-  for (var b = 0u; b < p.B; b++) { s += dOut[b * p.T * p.C + j]; }
+  if (j >= p.T * p.W) { return; }
+  var s = V(0.0);
+  for (var b = 0u; b < p.B; b++) { s += dOut[b * p.T * p.W + j]; }
   dWpe[j] += s;
 }`;
 
-const EMBEDDING_WTT_WGSL = /* wgsl */ `
+const embeddingWttWgsl = (vec: boolean) => /* wgsl */ `
 override WG: u32 = 64;
-struct Params { N: u32, C: u32, K: u32 }
+${wgslRowVec(vec)}
+struct Params { N: u32, W: u32, K: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dOut: array<f32>;
+@group(0) @binding(1) var<storage, read> dOut: array<V>;
 @group(0) @binding(2) var<storage, read> typeIds: array<u32>;
-@group(0) @binding(3) var<storage, read_write> dWtt: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dWtt: array<V>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   ${WGSL_WG_INDEX}
   let j = wgIndex * WG + lid;  // (k, c)
-  if (j >= p.K * p.C) { return; }
-  let k = j / p.C;
-  let c = j - k * p.C;
-  var s = 0.0;
+  if (j >= p.K * p.W) { return; }
+  let k = j / p.W;
+  let c = j - k * p.W;
+  var s = V(0.0);
   for (var r = 0u; r < p.N; r++) {
-    if (typeIds[r] == k) { s += dOut[r * p.C + c]; }
+    if (typeIds[r] == k) { s += dOut[r * p.W + c]; }
   }
   dWtt[j] += s;
 }`;
+
+const EMBEDDING_BACKWARD_WGSL = {
+  wte: [embeddingWteWgsl(false), embeddingWteWgsl(true)],
+  wpe: [embeddingWpeWgsl(false), embeddingWpeWgsl(true)],
+  wtt: [embeddingWttWgsl(false), embeddingWttWgsl(true)],
+};
 
 /** Sizes of an embedding lookup: B sequences of T tokens, C channels. */
 export interface EmbeddingDims {
@@ -208,13 +221,17 @@ export function embeddingForward(
   for (const [name, t] of [["wte", wte], ["wpe", wpe], ["wtt", wtt]] as const) {
     if (t.buffer === out.buffer) throw new GpuError(`${op}: out '${out.label}' aliases ${name}`);
   }
-  const wg = 256;
-  const pipe = batch.gpu.pipeline("embedding_forward", EMBEDDING_FORWARD_WGSL, { WG: wg });
+  const vec = C % 4 === 0, W = vec ? C / 4 : C, wg = 256;
+  const pipe = batch.gpu.pipeline(
+    vec ? "embedding_forward_vec4" : "embedding_forward",
+    EMBEDDING_FORWARD_WGSL[+vec],
+    { WG: wg },
+  );
   batch.dispatch(
     pipe,
     [ids, typeIds, wte, wpe, wtt, out],
-    packParams([N, T, C, V, P, K]),
-    grid(Math.ceil((N * C) / (4 * wg))),
+    packParams([N, T, W, V, P, K]),
+    grid(Math.ceil((N * W) / wg)),
   );
 }
 
@@ -274,22 +291,23 @@ export function embeddingBackward(
     packParams([N]),
     rows,
   );
+  const vec = C % 4 === 0, W = vec ? C / 4 : C, sfx = vec ? "_vec4" : "";
   batch.dispatch(
-    gpu.pipeline("embedding_backward_wte", EMBEDDING_WTE_WGSL, { WG: wg }),
+    gpu.pipeline(`embedding_backward_wte${sfx}`, EMBEDDING_BACKWARD_WGSL.wte[+vec], { WG: wg }),
     [dOut, ids, links, dWte],
-    packParams([N, C, V]),
-    grid(Math.ceil((N * C) / wg)),
+    packParams([N, W, V]),
+    grid(Math.ceil((N * W) / wg)),
   );
   batch.dispatch(
-    gpu.pipeline("embedding_backward_wpe", EMBEDDING_WPE_WGSL, { WG: wg }),
+    gpu.pipeline(`embedding_backward_wpe${sfx}`, EMBEDDING_BACKWARD_WGSL.wpe[+vec], { WG: wg }),
     [dOut, dWpe],
-    packParams([B, T, C]),
-    grid(Math.ceil((T * C) / wg)),
+    packParams([B, T, W]),
+    grid(Math.ceil((T * W) / wg)),
   );
   batch.dispatch(
-    gpu.pipeline("embedding_backward_wtt", EMBEDDING_WTT_WGSL, { WG: wg }),
+    gpu.pipeline(`embedding_backward_wtt${sfx}`, EMBEDDING_BACKWARD_WGSL.wtt[+vec], { WG: wg }),
     [dOut, typeIds, dWtt],
-    packParams([N, C, K]),
-    grid(Math.ceil((K * C) / wg)),
+    packParams([N, W, K]),
+    grid(Math.ceil((K * W) / wg)),
   );
 }

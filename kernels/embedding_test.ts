@@ -15,7 +15,14 @@ function ids(n: number, V: number, seed: number): Uint32Array {
 
 gpuTest("embeddingForward() and embeddingBackward() match the CPU reference", async (gpu) => {
   for (
-    const [B, T, C, V, P, K] of [[1, 1, 1, 1, 1, 1], [3, 7, 13, 11, 9, 2], [2, 33, 70, 50, 40, 3]]
+    const [B, T, C, V, P, K] of [[1, 1, 1, 1, 1, 1], [3, 7, 13, 11, 9, 2], [2, 33, 70, 50, 40, 3], [
+      2,
+      5,
+      12,
+      9,
+      6,
+      2,
+    ]]
   ) {
     const N = B * T;
     const idv = ids(N, V, N), tyv = ids(N, K, N + 1);
