@@ -33,6 +33,7 @@
  * @module
  */
 
+import { pyFloatStr } from "./loaders.ts";
 import { productsOnPage } from "./search.ts";
 import type { ChosenOptions, Product } from "./types.ts";
 
@@ -65,23 +66,6 @@ const ASCII_SPACES_ONLY = /^[ \n\t\f\r]+$/;
 /** Python's `str.strip()` with no argument. */
 export function pyStrip(s: string): string {
   return s.replace(PY_STRIP_RE, "");
-}
-
-/** Python's `str(x)` of a float (`1.0`, `0.5`, `1e-05`, `1e+16`). */
-export function pyFloatStr(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  const ax = Math.abs(x);
-  if (ax >= 1e16 || ax < 1e-4) {
-    // repr uses scientific notation outside [1e-4, 1e16), with at least two exponent digits.
-    const [mant, exp] = x.toExponential().split("e");
-    const e = Number(exp);
-    const sign = e < 0 ? "-" : "+";
-    return `${mant}e${sign}${String(Math.abs(e)).padStart(2, "0")}`;
-  }
-  const s = String(x);
-  return Number.isInteger(x) ? `${s}.0` : s;
 }
 
 /** Python's `str()` of a value a template prints (numbers as Python would, None as "None"). */

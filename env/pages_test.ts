@@ -5,7 +5,6 @@ import { makeProduct, smallCatalog } from "./_fixtures.ts";
 import {
   clickablesOf,
   flaskToJson,
-  pyFloatStr,
   pyJsonDumps,
   pyStrip,
   renderDonePage,
@@ -16,6 +15,7 @@ import {
 } from "./pages.ts";
 import { assertThrows } from "../kernels/_assert.ts";
 import { ilGoalText } from "./goals.ts";
+import { pyFloatStr } from "./loaders.ts";
 
 const INST = "i need red running shoes, and price lower than 30.00 dollars";
 const [SHOE, WALK, DRESS] = smallCatalog();
