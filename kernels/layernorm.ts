@@ -107,33 +107,37 @@ const LAYERNORM_WGSL = {
   backward: [layernormBackwardWgsl(false), layernormBackwardWgsl(true)],
 };
 
-const LAYERNORM_PARAMS_WGSL = /* wgsl */ `
+// One invocation per column (per 4 columns with vec4), summing rows in order: deterministic.
+const layernormParamsWgsl = (vec: boolean) => /* wgsl */ `
 override WG: u32 = 64;
-struct Params { N: u32, C: u32 }
+${wgslRowVec(vec)}
+struct Params { N: u32, W: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dOut: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dOut: array<V>;
+@group(0) @binding(2) var<storage, read> x: array<V>;
 @group(0) @binding(3) var<storage, read> mean: array<f32>;
 @group(0) @binding(4) var<storage, read> rstd: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dGamma: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dBeta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dGamma: array<V>;
+@group(0) @binding(6) var<storage, read_write> dBeta: array<V>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   ${WGSL_WG_INDEX}
   let c = wgIndex * WG + lid;
-  if (c >= p.C) { return; }
-  var sg = 0.0;
-  var sb = 0.0;
+  if (c >= p.W) { return; }
+  var sg = V(0.0);
+  var sb = V(0.0);
   for (var r = 0u; r < p.N; r++) {
-    let d = dOut[r * p.C + c];
-    sg += d * (x[r * p.C + c] - mean[r]) * rstd[r];
+    let d = dOut[r * p.W + c];
+    sg += d * (x[r * p.W + c] - mean[r]) * rstd[r];
     sb += d;
   }
   dGamma[c] += sg;
   dBeta[c] += sb;
 }`;
+
+const LAYERNORM_PARAMS_WGSL = [layernormParamsWgsl(false), layernormParamsWgsl(true)];
 
 /** Sizes of a layernorm: N rows of width C, and eps (BERT uses 1e-12). */
 export interface LayernormDims {
@@ -231,11 +235,15 @@ export function layernormBackward(
   const pipe = gpu.pipeline(name, LAYERNORM_WGSL.backward[+vec], shape.constants);
   batch.dispatch(pipe, [dOut, x, mean, rstd, gamma, dX], packParams([N, W, C]), shape.workgroups);
   const wg = 64;
-  const pp = gpu.pipeline("layernorm_backward_params", LAYERNORM_PARAMS_WGSL, { WG: wg });
+  const pp = gpu.pipeline(
+    vec ? "layernorm_backward_params_vec4" : "layernorm_backward_params",
+    LAYERNORM_PARAMS_WGSL[+vec],
+    { WG: wg },
+  );
   batch.dispatch(
     pp,
     [dOut, x, mean, rstd, dGamma, dBeta],
-    packParams([N, C]),
-    grid(Math.ceil(C / wg)),
+    packParams([N, W]),
+    grid(Math.ceil(W / wg)),
   );
 }
