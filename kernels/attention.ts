@@ -10,11 +10,11 @@
  *   dQ = dS·K/√D,   dK = dSᵀ·Q/√D.
  * The dropout mask is regenerated from (seed, index into probs) in the backward.
  *
- * Built from self-contained kernels: a strided batched matmul (one 4×4 output block per
- * invocation, no workgroup memory, so no barriers on CPU rasterisers; vec4 loads where T and D
- * are multiples of 4), used for all five products with transposes expressed as strides and
- * dropout applied while loading A, and row kernels for the softmax (shared with softmax.ts) and
- * its backward.
+ * The products run on the library matmul (matmul.ts, strided batches over (b, h)), except the
+ * forward's dropout(P)·V, which uses this file's own strided batched matmul that applies dropout
+ * while loading A (one 4×4 output block per invocation, no workgroup memory; vec4 loads where T
+ * and D are multiples of 4); the backward materialises dropout(P) in the scratch instead. Row
+ * kernels do the softmax (shared with softmax.ts) and its backward.
  *
  * Shapes: q, k, v, out, dQ, dK, dV, dOut (B, T, C) with C = H·D; mask (B, T), 0 to keep and a
  * large negative value (e.g. -10000) to pad; probs and scratch (B, H, T, T).
@@ -24,7 +24,8 @@
 
 import { type Batch, f32, GpuError, packParams } from "./device.ts";
 import { assertSize, shapeText, type Tensor } from "./tensor.ts";
-import { dropoutParams, WGSL_DROPOUT } from "./dropout.ts";
+import { dropoutForward, dropoutParams, WGSL_DROPOUT } from "./dropout.ts";
+import { matmul } from "./matmul.ts";
 import { rowLaunch, softmaxForward, WGSL_ROW_REDUCE } from "./softmax.ts";
 
 const GEMM_WGSL = /* wgsl */ `
@@ -319,6 +320,43 @@ function gemm(
   batch.dispatch(pipe, [a, b, out], params, groups);
 }
 
+/**
+ * One of attention's products: through the library matmul (its register-blocked kernel is several
+ * times faster on CPU rasterisers than `gemm`) unless dropout must be applied while loading A,
+ * which only `gemm` does.
+ */
+function product(
+  batch: Batch,
+  out: Tensor,
+  a: Tensor,
+  b: Tensor,
+  d: { Z: number; H: number; M: number; N: number; K: number },
+  sa: Strides,
+  sb: Strides,
+  so: Strides,
+  alpha: number,
+  dropout: [number, number, number] | null,
+): void {
+  if (dropout || so.c !== 1) {
+    gemm(batch, out, a, b, d, sa, sb, so, alpha, dropout);
+    return;
+  }
+  // A is (M,K) with row stride sa.r when k is contiguous, else stored (K,M); B likewise.
+  const transA = sa.c !== 1, transB = sb.c !== 1;
+  matmul(batch, out, a, b, {
+    m: d.M,
+    k: d.K,
+    n: d.N,
+    transA,
+    transB,
+    alpha,
+    lda: transA ? sa.c : sa.r,
+    ldb: transB ? sb.c : sb.r,
+    ldo: so.r,
+    batch: { outer: d.Z / d.H, inner: d.H, a: [sa.b, sa.h], b: [sb.b, sb.h], out: [so.b, so.h] },
+  });
+}
+
 function checkDims(op: string, dims: AttentionDims): [number, number, number, number, number] {
   const { B, T, H, D } = dims;
   for (const [k, v] of Object.entries({ B, T, H, D })) {
@@ -373,9 +411,9 @@ export function attentionForward(
   const tok: Strides = { b: T * C, h: D, r: C, c: 1 }; // (B, T, C) as rows of head h
   const tokT: Strides = { b: T * C, h: D, r: 1, c: C }; // its transpose (D × T)
   const pr: Strides = { b: H * TT, h: TT, r: T, c: 1 }; // (B, H, T, T)
-  gemm(batch, probs, q, k, { Z, H, M: T, N: T, K: D }, tok, tokT, pr, 1 / Math.sqrt(D), null);
+  product(batch, probs, q, k, { Z, H, M: T, N: T, K: D }, tok, tokT, pr, 1 / Math.sqrt(D), null);
   softmaxForward(batch, probs, probs, { N: Z * T, L: T, mask, maskRowsPer: H * T });
-  gemm(batch, out, probs, v, { Z, H, M: T, N: D, K: T }, pr, tok, tok, 1, drop);
+  product(batch, out, probs, v, { Z, H, M: T, N: D, K: T }, pr, tok, tok, 1, drop);
 }
 
 /**
@@ -422,8 +460,17 @@ export function attentionBackward(
   const tokT: Strides = { b: T * C, h: D, r: 1, c: C };
   const pr: Strides = { b: H * TT, h: TT, r: T, c: 1 };
   const prT: Strides = { b: H * TT, h: TT, r: 1, c: T };
+  const d = { Z, H, M: T, N: D, K: T };
+  // dV = dropout(P)ᵀ·dOut first, while scratch is free: with dropout, scratch = dropout(P) (the
+  // same generator indices as the forward) so the fast matmul can run.
+  if (drop) {
+    dropoutForward(batch, scratch, probs, Z * TT, { p: dims.dropoutP!, seed: dims.seed ?? 0 });
+    product(batch, dV, scratch, dOut, d, prT, tok, tok, 1, null);
+  } else {
+    product(batch, dV, probs, dOut, d, prT, tok, tok, 1, null);
+  }
   // dP before dropout: scratch = dOut·Vᵀ (B, H, T, T).
-  gemm(batch, scratch, dOut, v, { Z, H, M: T, N: T, K: D }, tok, tokT, pr, 1, null);
+  product(batch, scratch, dOut, v, { Z, H, M: T, N: T, K: D }, tok, tokT, pr, 1, null);
   // scratch = P·(dP - Σ P·dP)/√D, dropout applied to dP on the way.
   const shape = rowLaunch(batch.gpu, Z * T, T);
   const pipe = batch.gpu.pipeline("attention_dscores", DSCORES_WGSL, {
@@ -437,7 +484,6 @@ export function attentionBackward(
     packParams([Z * T, T, f32(1 / Math.sqrt(D)), thr, seedHash, f32(dscale)]),
     shape.workgroups,
   );
-  gemm(batch, dQ, scratch, k, { Z, H, M: T, N: D, K: T }, pr, tok, tok, 1, null);
-  gemm(batch, dK, scratch, q, { Z, H, M: T, N: D, K: T }, prT, tok, tok, 1, null);
-  gemm(batch, dV, probs, dOut, { Z, H, M: T, N: D, K: T }, prT, tok, tok, 1, drop);
+  product(batch, dQ, scratch, k, d, pr, tok, tok, 1, null);
+  product(batch, dK, scratch, q, d, prT, tok, tok, 1, null);
 }
