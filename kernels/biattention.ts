@@ -41,6 +41,11 @@ export interface BiAttentionDims {
   Tm: number;
   /** Channels. */
   C: number;
+  /**
+   * Batched-matmul kernel: `register` (blocks in registers, no workgroup memory: fast on CPU
+   * rasterisers), `shared` (16×16 workgroup tiles: real GPUs), `auto` (by adapter; default).
+   */
+  kernel?: "auto" | "register" | "shared";
 }
 
 /**
@@ -200,6 +205,87 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   out[o] = acc;
 }`;
 
+// The same product for CPU rasterisers: each invocation keeps a 4×4 block of out in registers
+// and loads A and B straight from storage (no workgroup memory, no barriers), clamping indices
+// so every load runs with all lanes active; an 8×8 workgroup covers a 32×32 tile.
+const BMM_REG_WGSL = /* wgsl */ `
+override SCALE_K: bool = false;
+override SCALE_N: bool = false;
+override B_INDIRECT: bool = false;
+override GROUPED: bool = false;
+override ACCUM: bool = false;
+override SCORES: bool = false;
+struct Params {
+  M: u32, N: u32, K: u32, am: u32,
+  ak: u32, aZ: u32, bk: u32, bn: u32,
+  bZ: u32, oZ: u32, nA: u32, kMul: u32,
+  memDots: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> idx: array<u32>;
+@group(0) @binding(5) var<storage, read> vec: array<f32>;
+@group(0) @binding(6) var<storage, read> dots: array<f32>;
+@group(0) @binding(7) var<storage, read> mask: array<f32>;
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let z = wid.z;
+  let m0 = (wid.y * 8u + lid.y) * 4u;
+  let n0 = (wid.x * 8u + lid.x) * 4u;
+  if (m0 >= p.M || n0 >= p.N) { return; }
+  var zb = z;
+  if (B_INDIRECT) { zb = idx[z]; }
+  var k0 = 0u;
+  var k1 = p.K;
+  if (GROUPED) { k0 = idx[p.nA + z] * p.kMul; k1 = idx[p.nA + z + 1u] * p.kMul; }
+  let aBase = z * p.aZ;
+  let bBase = zb * p.bZ;
+  let a0 = aBase + min(m0, p.M - 1u) * p.am;
+  let a1 = aBase + min(m0 + 1u, p.M - 1u) * p.am;
+  let a2 = aBase + min(m0 + 2u, p.M - 1u) * p.am;
+  let a3 = aBase + min(m0 + 3u, p.M - 1u) * p.am;
+  let b0 = bBase + min(n0, p.N - 1u) * p.bn;
+  let b1 = bBase + min(n0 + 1u, p.N - 1u) * p.bn;
+  let b2 = bBase + min(n0 + 2u, p.N - 1u) * p.bn;
+  let b3 = bBase + min(n0 + 3u, p.N - 1u) * p.bn;
+  var c0 = vec4f(0.0);
+  var c1 = vec4f(0.0);
+  var c2 = vec4f(0.0);
+  var c3 = vec4f(0.0);
+  for (var k = k0; k < k1; k++) {
+    let ka = k * p.ak;
+    let kb = k * p.bk;
+    var av = vec4f(a[a0 + ka], a[a1 + ka], a[a2 + ka], a[a3 + ka]);
+    if (SCALE_K) { av *= vec[k]; }
+    let bv = vec4f(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
+    c0 += av.x * bv;
+    c1 += av.y * bv;
+    c2 += av.z * bv;
+    c3 += av.w * bv;
+  }
+  let rows = array<vec4f, 4>(c0, c1, c2, c3);
+  for (var i = 0u; i < 4u; i++) {
+    let row = m0 + i;
+    if (row >= p.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let col = n0 + j;
+      if (col >= p.N) { break; }
+      var acc = rows[i][j];
+      let o = z * p.oZ + row * p.N + col;
+      if (SCALE_N) { acc *= vec[col]; }
+      if (SCORES) {
+        acc += dots[z * p.M + row] + dots[p.memDots + zb * p.N + col]
+          - 1e30 * (1.0 - mask[zb * p.N + col]);
+      }
+      if (ACCUM) { acc += out[o]; }
+      out[o] = acc;
+    }
+  }
+}`;
+
 interface BmmArgs {
   a: Tensor;
   b: Tensor;
@@ -231,12 +317,20 @@ interface BmmArgs {
   };
 }
 
-function bmmPipeline(gpu: Gpu, f: BmmArgs["flags"]): GPUComputePipeline {
+type BmmKernel = "register" | "shared";
+
+function bmmKind(gpu: Gpu, kernel: BiAttentionDims["kernel"]): BmmKernel {
+  return !kernel || kernel === "auto" ? (gpu.isSoftware ? "register" : "shared") : kernel;
+}
+
+function bmmPipeline(gpu: Gpu, f: BmmArgs["flags"], kind: BmmKernel): GPUComputePipeline {
   const constants: Record<string, number> = {};
   for (const k of ["SCALE_K", "SCALE_N", "B_INDIRECT", "GROUPED", "ACCUM", "SCORES"] as const) {
     constants[k] = f[k] ? 1 : 0;
   }
-  return gpu.pipeline("biattn_bmm", BMM_WGSL, constants);
+  return kind === "register"
+    ? gpu.pipeline("biattn_bmm_register", BMM_REG_WGSL, constants)
+    : gpu.pipeline("biattn_bmm", BMM_WGSL, constants);
 }
 
 // The bmm variants the launchers use (scores; w1·m and the backward products; the grouped
@@ -248,8 +342,10 @@ const BMM_VARIANTS: BmmArgs["flags"][] = [
   { GROUPED: true, SCALE_N: true, ACCUM: true },
 ];
 
-function bmm(batch: Batch, x: BmmArgs): void {
-  const pipe = bmmPipeline(batch.gpu, x.flags);
+function bmm(batch: Batch, x: BmmArgs, kernel: BiAttentionDims["kernel"]): void {
+  const kind = bmmKind(batch.gpu, kernel);
+  const pipe = bmmPipeline(batch.gpu, x.flags, kind);
+  const tile = kind === "register" ? 32 : 16;
   const params = packParams([
     x.M,
     x.N,
@@ -273,7 +369,7 @@ function bmm(batch: Batch, x: BmmArgs): void {
     pipe,
     [x.a, x.b, x.out, x.idx, x.vec, x.dots, x.mask],
     params,
-    [Math.ceil(x.N / 16), Math.ceil(x.M / 16), x.Z],
+    [Math.ceil(x.N / tile), Math.ceil(x.M / tile), x.Z],
   );
 }
 
@@ -727,7 +823,7 @@ export function biattentionForward(
     bZ: Tm * C,
     memDots,
     flags: { SCALE_K: true, B_INDIRECT: true, SCORES: true },
-  });
+  }, d.kernel);
   const sm = batch.gpu.pipeline("biattn_softmax_rows", SOFTMAX_ROWS_WGSL);
   batch.dispatch(sm, [bufs.w1, bufs.mx, bufs.argmax], packParams([A * Ta, Tm]), grid(A * Ta));
   const sm2 = batch.gpu.pipeline("biattn_softmax2", SOFTMAX2_WGSL);
@@ -751,7 +847,7 @@ export function biattentionForward(
     bn: 1,
     bZ: Tm * C,
     flags: { B_INDIRECT: true },
-  });
+  }, d.kernel);
   elementwise(batch, "biattn_o2", O2_WGSL, [bufs.w2, x, bufs.o2], [A, Ta, C], A * C, { MODE: 0 });
   elementwise(
     batch,
@@ -827,7 +923,7 @@ export function biattentionBackward(
     bn: C,
     bZ: Tm * C,
     flags: { B_INDIRECT: true },
-  });
+  }, d.kernel);
   const ab = batch.gpu.pipeline("biattn_att_bwd", ATT_BWD_WGSL);
   batch.dispatch(
     ab,
@@ -863,7 +959,7 @@ export function biattentionBackward(
     bn: 1,
     bZ: Tm * C,
     flags: { B_INDIRECT: true },
-  });
+  }, d.kernel);
   elementwise(
     batch,
     "biattn_dx",
@@ -899,7 +995,7 @@ export function biattentionBackward(
     out: dMem,
     vec: bufs.dummy,
     flags: { GROUPED: true },
-  });
+  }, d.kernel);
   bmm(batch, {
     ...grouped,
     a: bufs.dAtt,
@@ -907,7 +1003,7 @@ export function biattentionBackward(
     out: dMem,
     vec: scale,
     flags: { GROUPED: true, SCALE_N: true, ACCUM: true },
-  });
+  }, d.kernel);
   elementwise(
     batch,
     "biattn_rank1",
@@ -978,7 +1074,7 @@ export function copyRows(batch: Batch, dst: Tensor, src: Tensor, d: CopyRowsDims
  * CPU rasterisers a compile takes a noticeable time inside a step).
  */
 export function warmBiAttentionKernels(gpu: Gpu): void {
-  for (const f of BMM_VARIANTS) bmmPipeline(gpu, f);
+  for (const f of BMM_VARIANTS) bmmPipeline(gpu, f, bmmKind(gpu, "auto"));
   gpu.pipeline("biattn_rowdot", ROWDOT_WGSL);
   gpu.pipeline("biattn_softmax_rows", SOFTMAX_ROWS_WGSL);
   gpu.pipeline("biattn_softmax2", SOFTMAX2_WGSL);

@@ -3,6 +3,7 @@ import { assertThrows } from "./_assert.ts";
 import {
   biattentionBackward,
   biattentionBuffers,
+  type BiAttentionDims,
   biattentionForward,
   copyRows,
   warmBiAttentionKernels,
@@ -24,7 +25,7 @@ function problem(
   const mask = new Float32Array(S * Tm);
   memLens.forEach((n, s) => mask.fill(1, s * Tm, s * Tm + n));
   return {
-    d: { A, S, Ta, Tm, C },
+    d: { A, S, Ta, Tm, C } as BiAttentionDims,
     x: randn(A * Ta * C, seed),
     mem: randn(S * Tm * C, seed + 1),
     mask,
@@ -36,80 +37,92 @@ function problem(
   };
 }
 
-gpuTest(
-  "biattentionForward()/Backward() match the CPU reference off the tile sizes",
-  async (gpu) => {
-    warmBiAttentionKernels(gpu);
-    const warmed = gpu.pipelineCount;
-    for (
-      const [sizes, Ta, Tm, C, memLens] of [
-        [[3, 2], 5, 7, 12, [7, 4]],
-        [[1, 4, 2], 17, 19, 33, [19, 1, 10]],
-      ] as [number[], number, number, number, number[]][]
-    ) {
-      const p = problem(sizes, Ta, Tm, C, memLens, 42 + Ta);
-      const { A, S } = p.d;
-      const bufs = biattentionBuffers(gpu, { A: A + 1, S: S + 1, Ta, Tm: Tm + 2, C });
-      writeBiAttentionIndex(bufs, sizes);
-      const t = (data: ArrayLike<number>, name: string) => tensor(gpu, [data.length], name, data);
-      const x = t(p.x, "x"), mem = t(p.mem, "mem"), mask = t(p.mask, "mask");
-      const wIn = t(p.wIn, "wIn"), wMem = t(p.wMem, "wMem"), scale = t(p.scale, "scale");
-      const dOut = t(p.dOut, "dOut");
-      const out = tensor(gpu, [A, Ta, 4 * C], "out");
-      const dX = tensor(gpu, [A, Ta, C], "dX"), dMem = tensor(gpu, [S, Tm, C], "dMem");
-      const init = randn(C, 9);
-      const dWIn = t(init, "dWIn"), dWMem = t(init, "dWMem"), dScale = t(init, "dScale");
-      gpu.run("biattn test", (b) => {
-        biattentionForward(b, out, bufs, x, mem, mask, wIn, wMem, scale, p.d);
-        biattentionBackward(
-          b,
-          dX,
-          dMem,
-          dWIn,
-          dWMem,
-          dScale,
-          dOut,
-          bufs,
-          x,
-          mem,
-          wIn,
-          wMem,
-          scale,
+for (const kernel of ["auto", "register", "shared"] as const) {
+  gpuTest(
+    `biattentionForward()/Backward() match the CPU reference off the tile sizes (${kernel})`,
+    async (gpu) => {
+      if (kernel === "auto") warmBiAttentionKernels(gpu);
+      const warmed = gpu.pipelineCount;
+      for (
+        const [sizes, Ta, Tm, C, memLens] of [
+          [[3, 2], 5, 7, 12, [7, 4]],
+          [[1, 4, 2], 17, 19, 33, [19, 1, 10]],
+        ] as [number[], number, number, number, number[]][]
+      ) {
+        const p = problem(sizes, Ta, Tm, C, memLens, 42 + Ta);
+        p.d.kernel = kernel;
+        const { A, S } = p.d;
+        const bufs = biattentionBuffers(gpu, { A: A + 1, S: S + 1, Ta, Tm: Tm + 2, C });
+        writeBiAttentionIndex(bufs, sizes);
+        const t = (data: ArrayLike<number>, name: string) => tensor(gpu, [data.length], name, data);
+        const x = t(p.x, "x"), mem = t(p.mem, "mem"), mask = t(p.mask, "mask");
+        const wIn = t(p.wIn, "wIn"), wMem = t(p.wMem, "wMem"), scale = t(p.scale, "scale");
+        const dOut = t(p.dOut, "dOut");
+        const out = tensor(gpu, [A, Ta, 4 * C], "out");
+        const dX = tensor(gpu, [A, Ta, C], "dX"), dMem = tensor(gpu, [S, Tm, C], "dMem");
+        const init = randn(C, 9);
+        const dWIn = t(init, "dWIn"), dWMem = t(init, "dWMem"), dScale = t(init, "dScale");
+        gpu.run("biattn test", (b) => {
+          biattentionForward(b, out, bufs, x, mem, mask, wIn, wMem, scale, p.d);
+          biattentionBackward(
+            b,
+            dX,
+            dMem,
+            dWIn,
+            dWMem,
+            dScale,
+            dOut,
+            bufs,
+            x,
+            mem,
+            wIn,
+            wMem,
+            scale,
+            p.d,
+          );
+        });
+        const ref = biattentionForwardCpu(
+          p.x,
+          p.mem,
+          p.mask,
+          p.stateOf,
+          p.wIn,
+          p.wMem,
+          p.scale,
           p.d,
         );
-      });
-      const ref = biattentionForwardCpu(p.x, p.mem, p.mask, p.stateOf, p.wIn, p.wMem, p.scale, p.d);
-      const g = {
-        dWIn: Float64Array.from(init),
-        dWMem: Float64Array.from(init),
-        dScale: Float64Array.from(init),
-      };
-      const back = biattentionBackwardCpu(
-        p.dOut,
-        ref.saved,
-        p.x,
-        p.mem,
-        p.stateOf,
-        p.wIn,
-        p.wMem,
-        p.scale,
-        g,
-        p.d,
-      );
-      const label = `sizes=[${sizes}] Ta=${Ta} Tm=${Tm} C=${C}`;
-      const fwd = { atol: 2e-4, rtol: 2e-4 }, bwd = { atol: 2e-3, rtol: 2e-3 };
-      assertClose(await out.read(), ref.out, fwd, `out ${label}`);
-      assertClose(await dX.read(), back.dX, bwd, `dX ${label}`);
-      assertClose(await dMem.read(), back.dMem, bwd, `dMem ${label}`);
-      assertClose(await dWIn.read(), g.dWIn, bwd, `dWIn ${label}`);
-      assertClose(await dWMem.read(), g.dWMem, bwd, `dWMem ${label}`);
-      assertClose(await dScale.read(), g.dScale, bwd, `dScale ${label}`);
-    }
-    if (gpu.pipelineCount !== warmed) {
-      throw new Error("a launcher compiled a pipeline after warm-up");
-    }
-  },
-);
+        const g = {
+          dWIn: Float64Array.from(init),
+          dWMem: Float64Array.from(init),
+          dScale: Float64Array.from(init),
+        };
+        const back = biattentionBackwardCpu(
+          p.dOut,
+          ref.saved,
+          p.x,
+          p.mem,
+          p.stateOf,
+          p.wIn,
+          p.wMem,
+          p.scale,
+          g,
+          p.d,
+        );
+        const label = `sizes=[${sizes}] Ta=${Ta} Tm=${Tm} C=${C}`;
+        const fwd = { atol: 2e-4, rtol: 2e-4 }, bwd = { atol: 2e-3, rtol: 2e-3 };
+        assertClose(await out.read(), ref.out, fwd, `out ${label}`);
+        assertClose(await dX.read(), back.dX, bwd, `dX ${label}`);
+        assertClose(await dMem.read(), back.dMem, bwd, `dMem ${label}`);
+        assertClose(await dWIn.read(), g.dWIn, bwd, `dWIn ${label}`);
+        assertClose(await dWMem.read(), g.dWMem, bwd, `dWMem ${label}`);
+        assertClose(await dScale.read(), g.dScale, bwd, `dScale ${label}`);
+      }
+      if (kernel === "auto" && gpu.pipelineCount !== warmed) {
+        throw new Error("a launcher compiled a pipeline after warm-up");
+      }
+    },
+  );
+}
 
 Deno.test("biattentionBackwardCpu() matches central differences", () => {
   const p = problem([2, 1], 3, 4, 5, [4, 2], 7);
