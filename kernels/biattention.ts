@@ -824,8 +824,15 @@ export function biattentionForward(
     memDots,
     flags: { SCALE_K: true, B_INDIRECT: true, SCORES: true },
   }, d.kernel);
-  const sm = batch.gpu.pipeline("biattn_softmax_rows", SOFTMAX_ROWS_WGSL);
-  batch.dispatch(sm, [bufs.w1, bufs.mx, bufs.argmax], packParams([A * Ta, Tm]), grid(A * Ta));
+  const rowwise = bmmKind(batch.gpu, d.kernel) === "register";
+  if (rowwise) {
+    const sm = batch.gpu.pipeline("biattn_softmax_rows_1", SOFTMAX_ROWS_1_WGSL);
+    const n = Math.ceil((A * Ta) / 64);
+    batch.dispatch(sm, [bufs.w1, bufs.mx, bufs.argmax], packParams([A * Ta, Tm]), grid(n));
+  } else {
+    const sm = batch.gpu.pipeline("biattn_softmax_rows", SOFTMAX_ROWS_WGSL);
+    batch.dispatch(sm, [bufs.w1, bufs.mx, bufs.argmax], packParams([A * Ta, Tm]), grid(A * Ta));
+  }
   const sm2 = batch.gpu.pipeline("biattn_softmax2", SOFTMAX2_WGSL);
   batch.dispatch(sm2, [bufs.mx, bufs.w2], packParams([A, Ta]), [Math.ceil(A / 64)]);
   bmm(batch, {
@@ -901,8 +908,17 @@ export function biattentionBackward(
   elementwise(batch, "biattn_o2", O2_WGSL, [dOut, bufs.o1, bufs.dO2], [A, Ta, C], A * C, {
     MODE: 1,
   });
-  const w2b = batch.gpu.pipeline("biattn_w2_bwd", W2_BWD_WGSL);
-  batch.dispatch(w2b, [bufs.dO2, x, bufs.w2, bufs.dMx], packParams([A, Ta, C]), grid(A));
+  const rowwise = bmmKind(batch.gpu, d.kernel) === "register";
+  if (rowwise) {
+    const p1 = batch.gpu.pipeline("biattn_w2_bwd_1", W2_BWD_1_WGSL);
+    const n = Math.ceil((A * Ta) / 64);
+    batch.dispatch(p1, [bufs.dO2, x, bufs.dMx], packParams([A, Ta, C]), grid(n));
+    const p2 = batch.gpu.pipeline("biattn_w2_bwd_2", W2_BWD_2_WGSL);
+    batch.dispatch(p2, [bufs.w2, bufs.dMx], packParams([A, Ta]), [Math.ceil(A / 64)]);
+  } else {
+    const w2b = batch.gpu.pipeline("biattn_w2_bwd", W2_BWD_WGSL);
+    batch.dispatch(w2b, [bufs.dO2, x, bufs.w2, bufs.dMx], packParams([A, Ta, C]), grid(A));
+  }
   // dW1 = dO1·m[s]ᵀ into dAtt, then the softmax and max backward in place.
   bmm(batch, {
     a: bufs.dO1,
@@ -924,12 +940,14 @@ export function biattentionBackward(
     bZ: Tm * C,
     flags: { B_INDIRECT: true },
   }, d.kernel);
-  const ab = batch.gpu.pipeline("biattn_att_bwd", ATT_BWD_WGSL);
+  const ab = rowwise
+    ? batch.gpu.pipeline("biattn_att_bwd_1", ATT_BWD_1_WGSL)
+    : batch.gpu.pipeline("biattn_att_bwd", ATT_BWD_WGSL);
   batch.dispatch(
     ab,
     [bufs.dAtt, bufs.w1, bufs.dMx, bufs.argmax, bufs.dDots],
     packParams([R, Tm]),
-    grid(R),
+    grid(rowwise ? Math.ceil(R / 64) : R),
   );
   elementwise(
     batch,
@@ -1015,6 +1033,100 @@ export function biattentionBackward(
   colSum(batch, dWMem, mem, bufs.dDots, S * Tm, C, true, memDots);
 }
 
+// Row kernels for CPU rasterisers: one invocation per row (per action for w2), no workgroup
+// memory and no barriers, which cost more there than the reductions they parallelise.
+const SOFTMAX_ROWS_1_WGSL = /* wgsl */ `
+struct Params { R: u32, L: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> w1: array<f32>;
+@group(0) @binding(2) var<storage, read_write> mx: array<f32>;
+@group(0) @binding(3) var<storage, read_write> am: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let r = wgIndex * 64u + lid;
+  if (r >= p.R) { return; }
+  let base = r * p.L;
+  var best = -3.4e38;
+  var bi = 0u;
+  for (var j = 0u; j < p.L; j++) {
+    let v = w1[base + j];
+    if (v > best) { best = v; bi = j; }
+  }
+  var s = 0.0;
+  for (var j = 0u; j < p.L; j++) { s += exp(w1[base + j] - best); }
+  let inv = 1.0 / s;
+  for (var j = 0u; j < p.L; j++) { w1[base + j] = exp(w1[base + j] - best) * inv; }
+  mx[r] = best;
+  am[r] = bi;
+}`;
+
+const ATT_BWD_1_WGSL = /* wgsl */ `
+struct Params { R: u32, L: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> d: array<f32>;
+@group(0) @binding(2) var<storage, read> w1: array<f32>;
+@group(0) @binding(3) var<storage, read> dMx: array<f32>;
+@group(0) @binding(4) var<storage, read> am: array<u32>;
+@group(0) @binding(5) var<storage, read_write> dDots: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let r = wgIndex * 64u + lid;
+  if (r >= p.R) { return; }
+  let base = r * p.L;
+  var dot = 0.0;
+  for (var j = 0u; j < p.L; j++) { dot += w1[base + j] * d[base + j]; }
+  let amax = am[r];
+  var t = 0.0;
+  for (var j = 0u; j < p.L; j++) {
+    var v = w1[base + j] * (d[base + j] - dot);
+    if (j == amax) { v += dMx[r]; }
+    d[base + j] = v;
+    t += v;
+  }
+  dDots[r] = t;
+}`;
+
+const W2_BWD_1_WGSL = /* wgsl */ `
+struct Params { A: u32, Ta: u32, C: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dO2: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dMx: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let e = wgIndex * 64u + lid;
+  if (e >= p.A * p.Ta) { return; }
+  // Pass 1 (this dispatch): dW2[a, i] = dO2[a]·x[a, i], one invocation per (a, i).
+  let a = e / p.Ta;
+  var s = 0.0;
+  for (var c = 0u; c < p.C; c++) { s += dO2[a * p.C + c] * x[e * p.C + c]; }
+  dMx[e] = s;
+}`;
+
+// Pass 2: dMx = w2⊙(dW2 − Σ_i w2·dW2), one invocation per action.
+const W2_BWD_2_WGSL = /* wgsl */ `
+struct Params { A: u32, Ta: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w2: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dMx: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let a = gid.x;
+  if (a >= p.A) { return; }
+  var dot = 0.0;
+  for (var i = 0u; i < p.Ta; i++) { dot += w2[a * p.Ta + i] * dMx[a * p.Ta + i]; }
+  for (var i = 0u; i < p.Ta; i++) {
+    let r = a * p.Ta + i;
+    dMx[r] = w2[r] * (dMx[r] - dot);
+  }
+}`;
+
 // Strided row copy: dst[r·dStride + dOff + c] (+)= src[r·sStride + sOff + c] for c < width.
 const COPY_ROWS_WGSL = /* wgsl */ `
 override ACCUM: bool = false;
@@ -1076,14 +1188,21 @@ export function copyRows(batch: Batch, dst: Tensor, src: Tensor, d: CopyRowsDims
 export function warmBiAttentionKernels(gpu: Gpu): void {
   for (const f of BMM_VARIANTS) bmmPipeline(gpu, f, bmmKind(gpu, "auto"));
   gpu.pipeline("biattn_rowdot", ROWDOT_WGSL);
-  gpu.pipeline("biattn_softmax_rows", SOFTMAX_ROWS_WGSL);
+  if (bmmKind(gpu, "auto") === "register") {
+    gpu.pipeline("biattn_softmax_rows_1", SOFTMAX_ROWS_1_WGSL);
+    gpu.pipeline("biattn_att_bwd_1", ATT_BWD_1_WGSL);
+    gpu.pipeline("biattn_w2_bwd_1", W2_BWD_1_WGSL);
+    gpu.pipeline("biattn_w2_bwd_2", W2_BWD_2_WGSL);
+  } else {
+    gpu.pipeline("biattn_softmax_rows", SOFTMAX_ROWS_WGSL);
+    gpu.pipeline("biattn_att_bwd", ATT_BWD_WGSL);
+    gpu.pipeline("biattn_w2_bwd", W2_BWD_WGSL);
+  }
   gpu.pipeline("biattn_softmax2", SOFTMAX2_WGSL);
   gpu.pipeline("biattn_o2", O2_WGSL, { MODE: 0 });
   gpu.pipeline("biattn_o2", O2_WGSL, { MODE: 1 });
   gpu.pipeline("biattn_concat", CONCAT_WGSL);
   gpu.pipeline("biattn_concat_bwd", CONCAT_BWD_WGSL);
-  gpu.pipeline("biattn_w2_bwd", W2_BWD_WGSL);
-  gpu.pipeline("biattn_att_bwd", ATT_BWD_WGSL);
   gpu.pipeline("biattn_memdot_bwd", MEMDOT_BWD_WGSL);
   gpu.pipeline("biattn_dx", DX_WGSL);
   gpu.pipeline("biattn_rank1", RANK1_WGSL);
