@@ -108,7 +108,14 @@ function launch(
   );
 }
 
-/** Records out = 0.5·x·(1 + erf(x/√2)) over the first `n` elements. */
+/**
+ * Records out = 0.5·x·(1 + erf(x/√2)) over the first `n` elements.
+ *
+ * @example
+ * ```ts ignore
+ * gpu.run("ffn", (b) => geluForward(b, h, pre, pre.size));
+ * ```
+ */
 export function geluForward(batch: Batch, out: Tensor, x: Tensor, n: number): void {
   launch(batch, "geluForward", "gelu_forward", ["out", out], [["x", x]], n);
 }

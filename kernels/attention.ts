@@ -386,6 +386,14 @@ function noAlias(op: string, outs: [string, Tensor][], ins: [string, Tensor][]):
 /**
  * Records out (B, T, C) = attention(q, k, v) with padding mask (B, T), saving the softmax
  * probabilities (before dropout) in probs (B, H, T, T).
+ *
+ * @example
+ * ```ts ignore
+ * const dims = { B, T, H: 12, D: 64, dropoutP: 0.1, seed };
+ * gpu.run("attn", (b) => attentionForward(b, ctx, probs, q, k, v, mask, dims));
+ * // later, same dims (and seed): scratch holds attentionScratchSize(dims) floats
+ * gpu.run("attn bwd", (b) => attentionBackward(b, dQ, dK, dV, dCtx, probs, q, k, v, scratch, dims));
+ * ```
  */
 export function attentionForward(
   batch: Batch,

@@ -87,7 +87,14 @@ function launch(batch: Batch, op: string, out: Tensor, x: Tensor, n: number, o: 
   );
 }
 
-/** Records out = dropout(x) over the first `n` elements (n = 0 records nothing). */
+/**
+ * Records out = dropout(x) over the first `n` elements (n = 0 records nothing).
+ *
+ * @example
+ * ```ts ignore
+ * gpu.run("drop", (b) => dropoutForward(b, out, x, x.size, { p: 0.1, seed: step * 97 + site }));
+ * ```
+ */
 export function dropoutForward(
   batch: Batch,
   out: Tensor,

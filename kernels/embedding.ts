@@ -200,7 +200,14 @@ function checkIds(op: string, ids: Tensor, typeIds: Tensor, N: number): void {
   assertSize(op, "typeIds", typeIds, N);
 }
 
-/** Records out (B·T, C) = wte[ids] + wpe[0..T-1] + wtt[typeIds]. */
+/**
+ * Records out (B·T, C) = wte[ids] + wpe[0..T-1] + wtt[typeIds].
+ *
+ * @example
+ * ```ts ignore
+ * gpu.run("embed", (b) => embeddingForward(b, out, ids, typeIds, wte, wpe, wtt, { B, T, C }));
+ * ```
+ */
 export function embeddingForward(
   batch: Batch,
   out: Tensor,

@@ -158,7 +158,14 @@ function checkAliases(op: string, outs: [string, Tensor][], ins: [string, Tensor
   }
 }
 
-/** Records out = layernorm(x)·gamma + beta over rows (N, C), saving mean (N) and rstd (N). */
+/**
+ * Records out = layernorm(x)·gamma + beta over rows (N, C), saving mean (N) and rstd (N).
+ *
+ * @example
+ * ```ts ignore
+ * gpu.run("ln", (b) => layernormForward(b, out, mean, rstd, x, gamma, beta, { N, C, eps: 1e-12 }));
+ * ```
+ */
 export function layernormForward(
   batch: Batch,
   out: Tensor,

@@ -90,7 +90,14 @@ export interface ResidualOptions {
   scaleB?: number;
 }
 
-/** Records out = scaleA·a + scaleB·b over the first `n` elements. */
+/**
+ * Records out = scaleA·a + scaleB·b over the first `n` elements.
+ *
+ * @example
+ * ```ts ignore
+ * gpu.run("res", (b) => residualForward(b, out, x, attnOut, x.size));
+ * ```
+ */
 export function residualForward(
   batch: Batch,
   out: Tensor,

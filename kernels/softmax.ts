@@ -229,6 +229,12 @@ function aliasCheck(op: string, out: [string, Tensor], ins: [string, Tensor][]):
 /**
  * Records probs = softmax(x + mask) over rows (N, L); probs (N, L) is saved for the backward.
  * `probs` may be `x` itself (in place).
+ *
+ * @example
+ * ```ts ignore
+ * // attention scores (B·H·T, T) with a padding mask (B, T)
+ * softmaxForward(b, probs, scores, { N: B * H * T, L: T, mask, maskRowsPer: H * T });
+ * ```
  */
 export function softmaxForward(batch: Batch, probs: Tensor, x: Tensor, dims: SoftmaxDims): void {
   const op = "softmaxForward", { N, L, mask } = dims, per = dims.maskRowsPer ?? 1;
