@@ -320,6 +320,20 @@ function gemm(
   batch.dispatch(pipe, [a, b, out], params, groups);
 }
 
+let libraryMatmul = true;
+
+/**
+ * Chooses the kernel of attention's dropout-free products: the library matmul (default) or this
+ * file's own batched matmul. For tests and benchmarks: the library's register-blocked kernels
+ * take tens of seconds each to compile on a CPU rasteriser, this file's a fraction of a second.
+ */
+export function setAttentionMatmul(kind: "library" | "own"): void {
+  if (kind !== "library" && kind !== "own") {
+    throw new RangeError(`setAttentionMatmul: '${kind}' is not 'library' or 'own'`);
+  }
+  libraryMatmul = kind === "library";
+}
+
 /**
  * One of attention's products: through the library matmul (its register-blocked kernel is several
  * times faster on CPU rasterisers than `gemm`) unless dropout must be applied while loading A,
@@ -337,7 +351,7 @@ function product(
   alpha: number,
   dropout: [number, number, number] | null,
 ): void {
-  if (dropout || so.c !== 1) {
+  if (dropout || so.c !== 1 || !libraryMatmul) {
     gemm(batch, out, a, b, d, sa, sb, so, alpha, dropout);
     return;
   }
