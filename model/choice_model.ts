@@ -376,9 +376,8 @@ export class ChoiceModel {
   ): ChoiceModel {
     const c = choiceConfig(config.bert, config);
     const w = weights ?? initChoiceWeights(c, opts.seed ?? 0);
-    const bert = BertModel.create(gpu, c.bert, w, { prefix: "bert." });
-    const m = new ChoiceModel(gpu, c, bert);
-    m.loadWeights(w);
+    const m = new ChoiceModel(gpu, c, BertModel.create(gpu, c.bert, w, { prefix: "bert." }));
+    m.#loadHead(w);
     return m;
   }
 
@@ -399,6 +398,12 @@ export class ChoiceModel {
    * `image_linear.*` without `config.image` is reported as such).
    */
   loadWeights(w: Map<string, HostTensor>): void {
+    this.#checkHead(w);
+    this.bert.loadWeights(w);
+    this.#loadHead(w);
+  }
+
+  #checkHead(w: Map<string, HostTensor>): void {
     const unknown = checkWeights("ChoiceModel.loadWeights", this.headSpecs, w, "")
       .filter((k) => !k.startsWith("bert."));
     if (unknown.length) {
@@ -410,7 +415,10 @@ export class ChoiceModel {
           `${unknown.slice(0, 8).join(", ")}${img}`,
       );
     }
-    this.bert.loadWeights(w);
+  }
+
+  #loadHead(w: Map<string, HostTensor>): void {
+    this.#checkHead(w);
     for (const s of this.headSpecs) this.head.get(s.name)!.write(w.get(s.name)!.data);
   }
 
