@@ -1,0 +1,219 @@
+/**
+ * Kernel benchmark: `deno task bench:kernels [--json] [--op name] [--reps N]`.
+ *
+ * For each case of kernels/_bench/{matmul,nn,train}.ts: compile and warm up, then time several
+ * submits of `reps` runs each (synced with gpu.sync()) and report the median ms per run, GFLOP/s
+ * or GB/s (memory-bound cases also as a fraction of the copy kernel's GB/s), the CPU reference
+ * time at the same shape and the speedup. Results are appended to runs/bench/kernels.jsonl.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { requestGpu } from "../kernels/device.ts";
+import type { BenchCase } from "../kernels/_bench/types.ts";
+import { cases as matmulCases, type ScaledBenchInstance } from "../kernels/_bench/matmul.ts";
+
+const USAGE = `usage: deno task bench:kernels [--json] [--op name] [--reps N] [--submits N]
+  --json       print one JSON object per case instead of the table
+  --op NAME    only cases whose op contains NAME (e.g. matmul, copy, layernorm)
+  --reps N     runs per submit (default: enough for ~0.3 s per submit, at most 50)
+  --submits N  timed submits per case; the median is reported (default 5)`;
+
+/** GPU time of one case. */
+interface Result {
+  op: string;
+  shape: string;
+  ms: number;
+  gflops: number | null;
+  gbs: number | null;
+  copyRatio: number | null;
+  cpuMs: number | null;
+  cpuScaled: boolean;
+  speedup: number | null;
+  reps: number;
+  submits: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/** Case lists of the other kernel families; a missing or broken one is skipped with a note. */
+async function optionalCases(name: string): Promise<BenchCase[]> {
+  const url = new URL(`../kernels/_bench/${name}.ts`, import.meta.url).href;
+  try {
+    const mod = await import(url) as { cases?: BenchCase[] };
+    return mod.cases ?? [];
+  } catch (e) {
+    console.error(
+      `note: skipping kernels/_bench/${name}.ts: ${(e as Error).message.split("\n")[0]}`,
+    );
+    return [];
+  }
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({
+      args: Deno.args,
+      options: {
+        json: { type: "boolean", default: false },
+        op: { type: "string" },
+        reps: { type: "string" },
+        submits: { type: "string", default: "5" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    Deno.exit(2);
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const fixedReps = args.reps === undefined ? null : Number(args.reps);
+  const submits = Number(args.submits);
+  if (
+    (fixedReps !== null && !(Number.isInteger(fixedReps) && fixedReps > 0)) ||
+    !(Number.isInteger(submits) && submits > 0)
+  ) {
+    console.error(`--reps and --submits must be positive integers\n${USAGE}`);
+    Deno.exit(2);
+  }
+
+  const all = [...matmulCases, ...await optionalCases("nn"), ...await optionalCases("train")];
+  const selected = all.filter((c) => !args.op || c.op.includes(args.op));
+  if (!selected.length) {
+    console.error(`no case matches --op ${args.op}; ops: ${[...new Set(all.map((c) => c.op))]}`);
+    Deno.exit(2);
+  }
+
+  const gpu = await requestGpu();
+  const r = gpu.report;
+  const adapter = `${r.description || "(no description)"} vendor=${r.vendor} ` +
+    `fallback=${r.isFallback} backend=${r.backend}${gpu.isSoftware ? " (software)" : ""}`;
+  console.log(`adapter: ${adapter}`);
+  console.log(`${selected.length} cases, ${submits} timed submits each`);
+
+  // The copy kernel is the bandwidth reference: measure it first when any case is memory-bound.
+  const copyCase = all.find((c) => c.op === "copy");
+  let copyGbs: number | null = null;
+  const results: Result[] = [];
+  const ordered = copyCase && selected.some((c) => c.bytes) && !selected.includes(copyCase)
+    ? [copyCase, ...selected]
+    : [...selected].sort((a, b) => (a === copyCase ? -1 : b === copyCase ? 1 : 0));
+  const header = !args.json;
+  if (header) printHeader();
+  for (const c of ordered) {
+    const res = await timeCase(gpu, c, fixedReps, submits, copyGbs);
+    if (c === copyCase) copyGbs = res.gbs;
+    if (!selected.includes(c)) continue;
+    results.push(res);
+    if (args.json) console.log(JSON.stringify(res));
+    else printRow(res);
+  }
+  if (header && results.some((x) => x.cpuScaled)) {
+    console.log("* CPU time measured on a slice of the rows and scaled to the full shape");
+  }
+  await Deno.mkdir("runs/bench", { recursive: true });
+  const stamp = new Date().toISOString();
+  const lines = results.map((x) => JSON.stringify({ time: stamp, adapter, ...x })).join("\n");
+  await Deno.writeTextFile("runs/bench/kernels.jsonl", lines + "\n", { append: true });
+  if (header) console.log(`appended ${results.length} results to runs/bench/kernels.jsonl`);
+  gpu.destroy();
+}
+
+async function timeCase(
+  gpu: Awaited<ReturnType<typeof requestGpu>>,
+  c: BenchCase,
+  fixedReps: number | null,
+  submits: number,
+  copyGbs: number | null,
+): Promise<Result> {
+  const inst = c.setup(gpu) as ScaledBenchInstance;
+  // Warm-up: the first dispatch compiles the pipeline (seconds for big kernels on llvmpipe).
+  gpu.run(`${c.op} warm-up`, (b) => inst.run(b));
+  await gpu.sync(`${c.op} warm-up`);
+  let t0 = performance.now();
+  gpu.run(`${c.op} probe`, (b) => inst.run(b));
+  await gpu.sync(`${c.op} probe`);
+  const once = performance.now() - t0;
+  const reps = fixedReps ?? Math.max(1, Math.min(50, Math.round(300 / Math.max(once, 0.01))));
+  const times: number[] = [];
+  for (let s = 0; s < submits; s++) {
+    t0 = performance.now();
+    gpu.run(`${c.op} x${reps}`, (b) => {
+      for (let i = 0; i < reps; i++) inst.run(b);
+    });
+    await gpu.sync(`${c.op} timing`); // sync point: the end of the timed submit
+    times.push((performance.now() - t0) / reps);
+  }
+  const ms = median(times);
+  // CPU reference: repeat while cheap, once when slow; a sliced reference is scaled up.
+  let cpuMs: number | null = null;
+  if (inst.cpu) {
+    const cpuTimes: number[] = [];
+    const start = performance.now();
+    while (cpuTimes.length < 3 && performance.now() - start < 1500) {
+      t0 = performance.now();
+      inst.cpu();
+      cpuTimes.push(performance.now() - t0);
+    }
+    cpuMs = median(cpuTimes) / (inst.cpuFraction ?? 1);
+  }
+  inst.destroy?.();
+  const gflops = c.flops ? c.flops / ms / 1e6 : null;
+  const gbs = c.bytes ? c.bytes / ms / 1e6 : null;
+  return {
+    op: c.op,
+    shape: c.shape,
+    ms,
+    gflops,
+    gbs,
+    copyRatio: gbs !== null && copyGbs ? gbs / copyGbs : null,
+    cpuMs,
+    cpuScaled: (inst.cpuFraction ?? 1) !== 1,
+    speedup: cpuMs !== null ? cpuMs / ms : null,
+    reps,
+    submits,
+  };
+}
+
+const COLS: [string, number][] = [
+  ["op", 22],
+  ["shape", 26],
+  ["gpu ms", 10],
+  ["GFLOP/s", 9],
+  ["GB/s", 8],
+  ["×copy", 7],
+  ["cpu ms", 11],
+  ["speedup", 8],
+];
+
+function printHeader(): void {
+  console.log(COLS.map(([h, w], i) => i < 2 ? h.padEnd(w) : h.padStart(w)).join(" "));
+  console.log(COLS.map(([, w]) => "-".repeat(w)).join(" "));
+}
+
+function printRow(x: Result): void {
+  const f = (v: number | null, d: number) => v === null ? "-" : v.toFixed(d);
+  const cells = [
+    x.op,
+    x.shape,
+    f(x.ms, 3),
+    f(x.gflops, 2),
+    f(x.gbs, 2),
+    f(x.copyRatio, 2),
+    x.cpuMs === null ? "-" : `${x.cpuMs.toFixed(1)}${x.cpuScaled ? "*" : ""}`,
+    x.speedup === null ? "-" : `${x.speedup.toFixed(1)}x`,
+  ];
+  console.log(cells.map((c, i) => i < 2 ? c.padEnd(COLS[i][1]) : c.padStart(COLS[i][1])).join(" "));
+}
+
+if (import.meta.main) await main();
