@@ -251,7 +251,7 @@ gpuTest("matmul() rejects bad shapes before any dispatch", (gpu) => {
   const o = { m: 4, k: 6, n: 5 };
   assertThrows(() => matmul(bt, out, a, b, { ...o, k: 7 }), GpuError, "matmul: a 'a' [4, 6]");
   assertThrows(() => matmul(bt, out, a, b, { ...o, n: 6 }), GpuError, "(M,K,N)=(4,6,6) needs 36");
-  assertThrows(() => matmul(bt, out, a, b, { ...o, transB: true }), GpuError, "b 'b'");
+  assertThrows(() => matmul(bt, out, a, b, { ...o, transB: true, ldb: 7 }), GpuError, "needs 34");
   assertThrows(() => matmul(bt, out, a, b, { ...o, lda: 5 }), GpuError, "lda must be");
   assertThrows(() => matmul(bt, out, a, b, { ...o, m: 0 }), GpuError, "m must be");
   assertThrows(() => matmul(bt, a, a, b, o), GpuError, "shares its buffer");
