@@ -16,12 +16,15 @@
  * Kernels (all tested against {@linkcode matmulCpu} and each other):
  * - `naive`: one output per invocation, plain loops: the simple twin the fast kernels are checked
  *   against.
- * - `register` (CPU rasterisers): each invocation computes a TM×TN block in registers, no
- *   workgroup memory and no barriers. On llvmpipe/lavapipe (Mesa 22.3) every storage-buffer or
- *   workgroup-memory load is a per-lane loop with a branch (~20 cycles per lane and per load),
- *   while arithmetic runs 8 lanes wide; so the kernel maximises FMAs per load with big blocks and
- *   vec4 loads (one loop iteration moves four floats) where alignment allows, and clamps indices
- *   instead of branching so every load runs with all lanes active.
+ * - `register` (CPU rasterisers): each invocation computes a 32×16 block (16×8 when an operand
+ *   is not vec4-aligned) in registers, no workgroup memory and no barriers. On lavapipe (Mesa
+ *   22.3) every storage-buffer or workgroup-memory load is a per-lane loop with a branch (measured
+ *   ~30 ns of CPU per vec4 per invocation, ~5 ns for a textureLoad), while arithmetic runs 8
+ *   lanes wide; so the kernel maximises FMAs per load and uses vec4 loads (one loop iteration
+ *   moves four floats) where alignment allows, and clamps indices instead of branching so every
+ *   load runs with all lanes active. Its epilogue only stores alpha·A·B; bias and accumulation,
+ *   when asked for, run as a second elementwise pass (`matmul_epilogue`) over a scratch buffer,
+ *   because loads after the K loop made LLVM take 10-80 s to compile the kernel.
  * - `shared` (real GPUs): 64×64 workgroup tiles staged through workgroup memory in K-slices of 16,
  *   4×4 outputs per invocation, coalesced tile loads for either storage order.
  * Block shapes are compile-time constants baked into the generated WGSL (WGSL cannot size a
@@ -618,15 +621,13 @@ const scratches = new WeakMap<Gpu, Tensor>();
 function scratchFor(batch: Batch, elements: number): Tensor {
   const have = scratches.get(batch.gpu);
   if (have && have.size >= elements) return have;
-  const size = Math.max(elements, 2 * (have?.size ?? 0));
+  // Grow geometrically up to the binding limit; createBuffer names the limit if `elements` is over.
+  const cap = Math.floor(batch.gpu.device.limits.maxStorageBufferBindingSize / 4);
+  const size = Math.max(elements, Math.min(2 * (have?.size ?? 0), cap));
   // A replaced buffer is not destroyed: batches recorded earlier may still bind it.
-  const t = tensor(batch.gpu, [Math.min(size, maxElements(batch.gpu, elements))], "matmul scratch");
+  const t = tensor(batch.gpu, [size], "matmul scratch");
   scratches.set(batch.gpu, t);
   return t;
-}
-
-function maxElements(gpu: Gpu, need: number): number {
-  return Math.max(need, Math.floor(gpu.device.limits.maxStorageBufferBindingSize / 4));
 }
 
 function dispatchShared(batch: Batch, op: string, p: Plan, out: Tensor, a: Tensor, b: Tensor) {

@@ -109,15 +109,21 @@ async function main(): Promise<void> {
     ? [copyCase, ...selected]
     : [...selected].sort((a, b) => (a === copyCase ? -1 : b === copyCase ? 1 : 0));
   const header = !args.json;
-  if (header) printHeader();
+  let done = 0;
   for (const c of ordered) {
     const res = await timeCase(gpu, c, fixedReps, submits, copyGbs);
-    if (c === copyCase) copyGbs = res.gbs;
+    if (c === copyCase) {
+      copyGbs = res.gbs;
+      res.copyRatio = 1;
+    }
     if (!selected.includes(c)) continue;
     results.push(res);
     if (args.json) console.log(JSON.stringify(res));
-    else printRow(res);
+    else {console.error(
+        `[${++done}/${selected.length}] ${c.op} ${c.shape}: ${res.ms.toFixed(3)} ms`,
+      );}
   }
+  if (header) printTable(results);
   if (header && results.some((x) => x.cpuScaled)) {
     console.log("* CPU time measured on a slice of the rows and scaled to the full shape");
   }
@@ -185,25 +191,11 @@ async function timeCase(
   };
 }
 
-const COLS: [string, number][] = [
-  ["op", 22],
-  ["shape", 26],
-  ["gpu ms", 10],
-  ["GFLOP/s", 9],
-  ["GB/s", 8],
-  ["×copy", 7],
-  ["cpu ms", 11],
-  ["speedup", 8],
-];
+const HEADS = ["op", "shape", "gpu ms", "GFLOP/s", "GB/s", "×copy", "cpu ms", "speedup"];
 
-function printHeader(): void {
-  console.log(COLS.map(([h, w], i) => i < 2 ? h.padEnd(w) : h.padStart(w)).join(" "));
-  console.log(COLS.map(([, w]) => "-".repeat(w)).join(" "));
-}
-
-function printRow(x: Result): void {
+function cells(x: Result): string[] {
   const f = (v: number | null, d: number) => v === null ? "-" : v.toFixed(d);
-  const cells = [
+  return [
     x.op,
     x.shape,
     f(x.ms, 3),
@@ -211,9 +203,19 @@ function printRow(x: Result): void {
     f(x.gbs, 2),
     f(x.copyRatio, 2),
     x.cpuMs === null ? "-" : `${x.cpuMs.toFixed(1)}${x.cpuScaled ? "*" : ""}`,
-    x.speedup === null ? "-" : `${x.speedup.toFixed(1)}x`,
+    x.speedup === null ? "-" : `${x.speedup.toFixed(x.speedup < 1 ? 2 : 1)}x`,
   ];
-  console.log(cells.map((c, i) => i < 2 ? c.padEnd(COLS[i][1]) : c.padStart(COLS[i][1])).join(" "));
+}
+
+/** The results as a table: text columns left-aligned, numbers right-aligned. */
+function printTable(results: Result[]): void {
+  const rows = results.map(cells);
+  const widths = HEADS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r.map((c, i) => i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join("  ");
+  console.log(line(HEADS));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const r of rows) console.log(line(r));
 }
 
 if (import.meta.main) await main();
