@@ -80,8 +80,18 @@ export const WGSL_WG_INDEX = "let wgIndex = wid.x + wid.y * nwg.x;";
 /** A buffer or tensor a launcher can bind. */
 export type Bindable = GPUBuffer | Tensor;
 
+/**
+ * What a dispatch can bind after its uniform block: buffers and tensors, or texture views (on
+ * CPU rasterisers `textureLoad` is several times cheaper than a storage-buffer load).
+ */
+export type Binding = Bindable | GPUTextureView;
+
 function bufferOf(b: Bindable): GPUBuffer {
   return b instanceof GPUBuffer ? b : b.buffer;
+}
+
+function resourceOf(b: Binding): GPUBindingResource {
+  return b instanceof GPUTextureView ? b : { buffer: bufferOf(b) };
 }
 
 const UNIFORM_ALIGN = 256;
@@ -320,18 +330,19 @@ export class Batch {
   }
 
   /**
-   * Records one dispatch: binding 0 is `params` (when given), bindings 1.. are `buffers`.
+   * Records one dispatch: binding 0 is `params` (when given), bindings 1.. are `buffers`
+   * (buffers, tensors or texture views).
    * `workgroups` are counts in x, y, z (see {@linkcode grid}).
    */
   dispatch(
     pipeline: GPUComputePipeline,
-    buffers: readonly Bindable[],
+    buffers: readonly Binding[],
     params: ArrayBuffer | null,
     workgroups: readonly number[],
   ): void {
     const entries: GPUBindGroupEntry[] = [];
     if (params) entries.push({ binding: 0, resource: this.#uniform(params) });
-    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: bufferOf(b) } }));
+    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: resourceOf(b) }));
     const [x, y = 1, z = 1] = workgroups;
     if (x === 0 || y === 0 || z === 0) return; // empty problem: nothing to do
     const bindGroup = this.gpu.device.createBindGroup({
