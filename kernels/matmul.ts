@@ -74,8 +74,11 @@ export interface MatmulOptions {
   };
 }
 
-/** Which matmul kernel to run; `auto` picks `register` on CPU rasterisers, else `shared`. */
-export type MatmulKernel = "auto" | "naive" | "register" | "shared";
+/**
+ * Which matmul kernel to run; `auto` picks `texture` on CPU rasterisers (`register` when an
+ * operand does not fit the device's texture size), else `shared`.
+ */
+export type MatmulKernel = "auto" | "naive" | "register" | "texture" | "shared";
 
 /** Everything a launcher needs, validated. */
 interface Plan {
@@ -564,6 +567,12 @@ function dispatchRegister(batch: Batch, op: string, p: Plan, out: Tensor, a: Ten
   const scratch = scratchFor(batch, count * mnp);
   const dense: Plan = { ...p, ldo: np, offO: [p.inner * mnp, mnp], bias: null, accumulate: false };
   batch.dispatch(pipe, [a, b, scratch], params(dense), [x, y, count]);
+  dispatchEpilogue(batch, p, scratch, out, np);
+}
+
+/** Records out = scratch (+ bias) (+ out) over every matrix; scratch rows are `np` long. */
+function dispatchEpilogue(batch: Batch, p: Plan, scratch: Tensor, out: Tensor, np: number) {
+  const count = p.outer * p.inner;
   const ep = batch.gpu.pipeline("matmul_epilogue", EPILOGUE_WGSL, { WG: 64 });
   batch.dispatch(
     ep,
@@ -630,6 +639,217 @@ function scratchFor(batch: Batch, elements: number): Tensor {
   return t;
 }
 
+// ---- texture kernel (CPU rasterisers) ----
+
+/** Texels per row of the operand textures; a power of two so texel (i) sits at (i & …, i >> …). */
+const TEX_W = 4096;
+const TEX_SHIFT = Math.log2(TEX_W);
+/** Block of the texture kernel: TM×TN outputs per invocation, WX×WY invocations per workgroup. */
+const TEX_TILE = { tm: 16, tn: 16, wx: 8, wy: 2 };
+
+/**
+ * Packs one operand into an rgba32float texture in the layout the product kernel reads: texel
+ * z·K·cp4 + k·cp4 + c4 holds op(X)[k, 4·c4 .. 4·c4+3] of matrix z, where the "c" dimension is
+ * M for A and N for B, zero past `cols` (so the product needs no bounds checks). `kmajor` says
+ * whether X stores element (k, c) at k·ld + c (else c·ld + k); both transpose forms of both
+ * operands reduce to one of the two. The vec4 variant reads four c at once (k-major, aligned).
+ */
+function packWgsl(vec: boolean): string {
+  return /* wgsl */ `
+override WG: u32 = 64;
+struct Params {
+  cols: u32, ld: u32, cp4: u32, perZ: u32, // perZ = K·cp4 texels per matrix
+  kmajor: u32, inner: u32, s0: u32, s1: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<${vec ? "vec4f" : "f32"}>;
+@group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let wgIndex = wid.x + wid.y * nwg.x;
+  let t = wgIndex * WG + lid;
+  if (t >= p.perZ) { return; }
+  let z = wid.z;
+  let base = (z / p.inner) * p.s0 + (z % p.inner) * p.s1;
+  let k = t / p.cp4;
+  let c = (t % p.cp4) * 4u;
+  ${
+    vec
+      ? `var v = vec4f(0.0);
+  if (c < p.cols) { v = src[(base + k * p.ld + c) / 4u]; }`
+      : `var v = vec4f(0.0);
+  for (var q = 0u; q < 4u; q++) {
+    if (c + q < p.cols) {
+      v[q] = src[base + select((c + q) * p.ld + k, k * p.ld + c + q, p.kmajor != 0u)];
+    }
+  }`
+  }
+  let i = z * p.perZ + t;
+  textureStore(dst, vec2u(i & ${TEX_W - 1}u, i >> ${TEX_SHIFT}u), v);
+}`;
+}
+
+/**
+ * WGSL of the texture product kernel: invocation (x, y) of matrix z computes rows
+ * [y·TM, y·TM+TM) × columns [x·TN, x·TN+TN) of alpha·op(A)·op(B) from the packed textures; per k
+ * it loads TM/4 texels of A (four rows each) and TN/4 of B (four columns each) and does TM·TN/4
+ * vec4 FMAs. Everything is unrolled here so the accumulators stay SSA values, and the result is
+ * stored as vec4 only (scalar stores and loads after the loop make LLVM's compile time explode).
+ */
+function textureWgsl(tm: number, tn: number): string {
+  const L: string[] = [];
+  const push = (s: string) => L.push(s);
+  push(/* wgsl */ `
+override WX: u32 = 8;
+override WY: u32 = 2;
+struct Params {
+  m: u32, n: u32, k: u32, mp4: u32,
+  np4: u32, ldo4: u32, alpha: f32, inner: u32,
+  o0: u32, o1: u32, // vec4 offsets of out matrix z: floor(z/inner)·o0 + (z%inner)·o1
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var TA: texture_2d<f32>;
+@group(0) @binding(2) var TB: texture_2d<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
+
+fn texel(t: texture_2d<f32>, i: u32) -> vec4f {
+  return textureLoad(t, vec2u(i & ${TEX_W - 1}u, i >> ${TEX_SHIFT}u), 0);
+}
+
+@compute @workgroup_size(WX, WY)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let z = wid.z;
+  let r4 = gid.y * ${tm / 4}u;
+  let c4 = gid.x * ${tn / 4}u;
+  var ia = z * p.k * p.mp4 + r4;
+  var ib = z * p.k * p.np4 + c4;`);
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tn / 4; j++) push(`  var c${i}_${j} = vec4f(0.0);`);
+  }
+  push(`  for (var kk = 0u; kk < p.k; kk++) {`);
+  for (let i = 0; i < tm / 4; i++) push(`    let a${i} = texel(TA, ia + ${i}u);`);
+  for (let j = 0; j < tn / 4; j++) push(`    let b${j} = texel(TB, ib + ${j}u);`);
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tn / 4; j++) {
+      push(`    c${i}_${j} = fma(vec4f(a${i >> 2}.${XYZW[i & 3]}), b${j}, c${i}_${j});`);
+    }
+  }
+  push(`    ia += p.mp4;
+    ib += p.np4;
+  }
+  let ob = (z / p.inner) * p.o0 + (z % p.inner) * p.o1;`);
+  for (let i = 0; i < tm; i++) {
+    push(`  if (r4 * 4u + ${i}u < p.m) {
+    let o${i} = ob + (r4 * 4u + ${i}u) * p.ldo4 + c4;`);
+    for (let j = 0; j < tn / 4; j++) {
+      push(`    if ((c4 + ${j}u) * 4u < p.n) { out[o${i} + ${j}u] = p.alpha * c${i}_${j}; }`);
+    }
+    push(`  }`);
+  }
+  push(`}`);
+  return L.join("\n");
+}
+
+/** Texel counts of the packed operands: the c dimension padded to whole workgroup blocks. */
+function textureShape(p: Plan): { mp: number; np: number; texA: number; texB: number } {
+  const { tm, tn, wx, wy } = TEX_TILE;
+  const mp = Math.ceil(p.m / (tm * wy)) * tm * wy, np = Math.ceil(p.n / (tn * wx)) * tn * wx;
+  const count = p.outer * p.inner;
+  return { mp, np, texA: (count * p.k * mp) / 4, texB: (count * p.k * np) / 4 };
+}
+
+/** Whether both packed operands fit this device's 2D textures. */
+function textureFits(gpu: Gpu, p: Plan): boolean {
+  const max = gpu.device.limits.maxTextureDimension2D;
+  const { texA, texB } = textureShape(p);
+  return TEX_W <= max && Math.max(texA, texB) <= TEX_W * max;
+}
+
+const texturePools = new WeakMap<Gpu, Map<string, GPUTextureView>>();
+
+/**
+ * A packed-operand texture of at least `texels` texels for `role`, one per role and height (a
+ * power of two) per device. Reusing it for the next matmul of the same pass is safe: WebGPU
+ * orders the next pack's writes after this matmul's reads.
+ */
+function operandTexture(gpu: Gpu, role: "a" | "b", texels: number): GPUTextureView {
+  let pool = texturePools.get(gpu);
+  if (!pool) texturePools.set(gpu, pool = new Map());
+  const width = Math.min(TEX_W, texels);
+  const rows = Math.ceil(texels / TEX_W);
+  const height = Math.min(2 ** Math.ceil(Math.log2(rows)), gpu.device.limits.maxTextureDimension2D);
+  const key = `${role}:${width}x${height}`;
+  let view = pool.get(key);
+  if (!view) {
+    view = gpu.device.createTexture({
+      label: `matmul operand ${role} ${width}x${height}`,
+      size: [width, height],
+      format: "rgba32float",
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
+    }).createView();
+    pool.set(key, view);
+  }
+  return view;
+}
+
+/** Records the pack of op(X) of every matrix of the batch into `dst` (see packWgsl). */
+function dispatchPack(
+  batch: Batch,
+  dst: GPUTextureView,
+  src: Tensor,
+  p: Plan,
+  cols: number,
+  cp: number,
+  ld: number,
+  kmajor: boolean,
+  off: [number, number],
+): void {
+  const vec = kmajor && [cols, ld, ...off].every((x) => x % 4 === 0);
+  const wg = 64;
+  const pipe = batch.gpu.pipeline(`matmul_pack${vec ? "4" : ""}`, packWgsl(vec), { WG: wg });
+  const perZ = (p.k * cp) / 4;
+  const [x, y] = grid(Math.ceil(perZ / wg));
+  batch.dispatch(
+    pipe,
+    [src, dst],
+    packParams([cols, ld, cp / 4, perZ, kmajor ? 1 : 0, p.inner, off[0], off[1]]),
+    [x, y, p.outer * p.inner],
+  );
+}
+
+function dispatchTexture(batch: Batch, op: string, p: Plan, out: Tensor, a: Tensor, b: Tensor) {
+  const { tm, tn, wx, wy } = TEX_TILE;
+  const { mp, np, texA, texB } = textureShape(p);
+  const ta = operandTexture(batch.gpu, "a", texA), tb = operandTexture(batch.gpu, "b", texB);
+  dispatchPack(batch, ta, a, p, p.m, mp, p.lda, p.transA, p.offA);
+  dispatchPack(batch, tb, b, p, p.n, np, p.ldb, !p.transB, p.offB);
+  const x = np / (tn * wx), y = mp / (tm * wy);
+  checkGrid(op, x, y);
+  const pipe = batch.gpu.pipeline(`matmul_texture_${tm}x${tn}`, textureWgsl(tm, tn), {
+    WX: wx,
+    WY: wy,
+  });
+  const count = p.outer * p.inner;
+  const product = (dst: Tensor, ldo: number, o0: number, o1: number) =>
+    batch.dispatch(
+      pipe,
+      [ta, tb, dst],
+      packParams([p.m, p.n, p.k, mp / 4, np / 4, ldo / 4, f32(p.alpha), p.inner, o0 / 4, o1 / 4]),
+      [x, y, count],
+    );
+  if (!p.bias && !p.accumulate && [p.n, p.ldo, ...p.offO].every((v) => v % 4 === 0)) {
+    product(out, p.ldo, p.offO[0], p.offO[1]);
+    return;
+  }
+  // alpha·A·B into scratch (z, M, N4) with rows padded to vec4, then the epilogue pass.
+  const n4 = Math.ceil(p.n / 4) * 4, mn4 = p.m * n4;
+  const scratch = scratchFor(batch, count * mn4);
+  product(scratch, n4, p.inner * mn4, mn4);
+  dispatchEpilogue(batch, p, scratch, out, n4);
+}
+
 function dispatchShared(batch: Batch, op: string, p: Plan, out: Tensor, a: Tensor, b: Tensor) {
   const name = `matmul_shared_${p.transA ? "t" : "n"}${p.transB ? "t" : "n"}`;
   const pipe = batch.gpu.pipeline(name, sharedWgsl({ transA: p.transA, transB: p.transB }));
@@ -652,9 +872,13 @@ export function matmulWith(
 ): void {
   const op = kernel === "auto" ? "matmul" : `matmul(${kernel})`;
   const p = plan(op, out, a, b, o);
-  const k = kernel === "auto" ? (batch.gpu.isSoftware ? "register" : "shared") : kernel;
+  let k = kernel;
+  if (k === "auto") k = batch.gpu.isSoftware ? "texture" : "shared";
+  // An operand too big for the device's textures falls back to the buffer-reading kernel.
+  if (k === "texture" && !textureFits(batch.gpu, p)) k = "register";
   if (k === "naive") dispatchNaive(batch, op, p, out, a, b);
   else if (k === "register") dispatchRegister(batch, op, p, out, a, b);
+  else if (k === "texture") dispatchTexture(batch, op, p, out, a, b);
   else if (k === "shared") dispatchShared(batch, op, p, out, a, b);
   else throw new GpuError(`${op}: unknown kernel '${kernel}'`);
 }

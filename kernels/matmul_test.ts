@@ -19,7 +19,7 @@ import {
 } from "./cpu/matmul.ts";
 import { tensor } from "./tensor.ts";
 
-const KERNELS: MatmulKernel[] = ["naive", "register", "shared"];
+const KERNELS: MatmulKernel[] = ["naive", "register", "texture", "shared"];
 const FORMS = [[false, false], [false, true], [true, false], [true, true]] as const;
 
 /** Elements each operand needs for `o` (dense unless strided or batched). */
