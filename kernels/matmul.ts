@@ -696,9 +696,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * [y·TM, y·TM+TM) × columns [x·TN, x·TN+TN) of alpha·op(A)·op(B) from the packed textures; per k
  * it loads TM/4 texels of A (four rows each) and TN/4 of B (four columns each) and does TM·TN/4
  * vec4 FMAs. Everything is unrolled here so the accumulators stay SSA values, and the result is
- * stored as vec4 only (scalar stores and loads after the loop make LLVM's compile time explode).
+ * stored as vec4 only (scalar stores make LLVM's compile time explode); bias and the accumulated
+ * value, when asked for, are vec4 loads in the store (compile-time variants, so the plain product
+ * carries none of it).
  */
-function textureWgsl(tm: number, tn: number): string {
+function textureWgsl(tm: number, tn: number, bias: boolean, accumulate: boolean): string {
   const L: string[] = [];
   const push = (s: string) => L.push(s);
   push(/* wgsl */ `
@@ -713,6 +715,7 @@ struct Params {
 @group(0) @binding(1) var TA: texture_2d<f32>;
 @group(0) @binding(2) var TB: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
+${bias ? "@group(0) @binding(4) var<storage, read> bias: array<vec4f>;" : ""}
 
 fn texel(t: texture_2d<f32>, i: u32) -> vec4f {
   return textureLoad(t, vec2u(i & ${TEX_W - 1}u, i >> ${TEX_SHIFT}u), 0);
@@ -744,7 +747,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
     push(`  if (r4 * 4u + ${i}u < p.m) {
     let o${i} = ob + (r4 * 4u + ${i}u) * p.ldo4 + c4;`);
     for (let j = 0; j < tn / 4; j++) {
-      push(`    if ((c4 + ${j}u) * 4u < p.n) { out[o${i} + ${j}u] = p.alpha * c${i}_${j}; }`);
+      const terms = [`p.alpha * c${i}_${j}`];
+      if (bias) terms.push(`bias[c4 + ${j}u]`);
+      if (accumulate) terms.push(`out[o${i} + ${j}u]`);
+      push(`    if ((c4 + ${j}u) * 4u < p.n) { out[o${i} + ${j}u] = ${terms.join(" + ")}; }`);
     }
     push(`  }`);
   }
@@ -827,19 +833,20 @@ function dispatchTexture(batch: Batch, op: string, p: Plan, out: Tensor, a: Tens
   dispatchPack(batch, tb, b, p, p.n, np, p.ldb, !p.transB, p.offB);
   const x = np / (tn * wx), y = mp / (tm * wy);
   checkGrid(op, x, y);
-  const pipe = batch.gpu.pipeline(`matmul_texture_${tm}x${tn}`, textureWgsl(tm, tn), {
-    WX: wx,
-    WY: wy,
-  });
   const count = p.outer * p.inner;
+  // The fused store needs whole vec4 rows of out (and of the bias).
+  const aligned = [p.n, p.ldo, ...p.offO].every((v) => v % 4 === 0);
+  const bias = aligned && p.bias !== null, acc = aligned && p.accumulate;
+  const name = `matmul_texture_${tm}x${tn}${bias ? "_bias" : ""}${acc ? "_acc" : ""}`;
+  const pipe = batch.gpu.pipeline(name, textureWgsl(tm, tn, bias, acc), { WX: wx, WY: wy });
   const product = (dst: Tensor, ldo: number, o0: number, o1: number) =>
     batch.dispatch(
       pipe,
-      [ta, tb, dst],
+      bias && p.bias ? [ta, tb, dst, p.bias] : [ta, tb, dst],
       packParams([p.m, p.n, p.k, mp / 4, np / 4, ldo / 4, f32(p.alpha), p.inner, o0 / 4, o1 / 4]),
       [x, y, count],
     );
-  if (!p.bias && !p.accumulate && [p.n, p.ldo, ...p.offO].every((v) => v % 4 === 0)) {
+  if (aligned) {
     product(out, p.ldo, p.offO[0], p.offO[1]);
     return;
   }
