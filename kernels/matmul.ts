@@ -16,15 +16,26 @@
  * Kernels (all tested against {@linkcode matmulCpu} and each other):
  * - `naive`: one output per invocation, plain loops: the simple twin the fast kernels are checked
  *   against.
- * - `register` (CPU rasterisers): each invocation computes a 32×16 block (16×8 when an operand
- *   is not vec4-aligned) in registers, no workgroup memory and no barriers. On lavapipe (Mesa
- *   22.3) every storage-buffer or workgroup-memory load is a per-lane loop with a branch (measured
- *   ~30 ns of CPU per vec4 per invocation, ~5 ns for a textureLoad), while arithmetic runs 8
- *   lanes wide; so the kernel maximises FMAs per load and uses vec4 loads (one loop iteration
- *   moves four floats) where alignment allows, and clamps indices instead of branching so every
- *   load runs with all lanes active. Its epilogue only stores alpha·A·B; bias and accumulation,
- *   when asked for, run as a second elementwise pass (`matmul_epilogue`) over a scratch buffer,
- *   because loads after the K loop made LLVM take 10-80 s to compile the kernel.
+ * - `texture` (CPU rasterisers, what `auto` picks there): a small kernel packs each operand into
+ *   an rgba32float texture (zero-padded, laid out so one texel holds four rows of op(A) or four
+ *   columns of op(B) at one k; the transpose forms, strides and batch offsets are all handled by
+ *   the pack), then the product kernel computes a 16×16 block per invocation reading operands
+ *   with `textureLoad`, four k steps per loop iteration. Bias and accumulation are fused into its
+ *   vec4 store when out rows are vec4-aligned, else it goes through the `matmul_epilogue` pass.
+ *   On lavapipe (Mesa 22.3, LLVM 15, AMD EPYC) it is ~6x the `register` kernel at BERT shapes; it
+ *   is bound by the 64 loop-carried vec4 accumulators LLVM spills (an arithmetic-only loop with 4
+ *   accumulators runs 2.3x faster than with 64), not by the texture loads. Operands too big for
+ *   the device's 2D textures fall back to `register`.
+ * - `register` (CPU rasterisers, fallback): each invocation computes a 32×16 block (16×8 when an
+ *   operand is not vec4-aligned) in registers, no workgroup memory and no barriers. On lavapipe
+ *   (Mesa 22.3) every storage-buffer or workgroup-memory load is a per-lane loop with a branch
+ *   (measured ~30 ns of CPU per vec4 per invocation, ~5 ns for a textureLoad), while arithmetic
+ *   runs 8 lanes wide; so the kernel maximises FMAs per load and uses vec4 loads (one loop
+ *   iteration moves four floats) where alignment allows, and clamps indices instead of branching
+ *   so every load runs with all lanes active. Its epilogue only stores alpha·A·B; bias and
+ *   accumulation, when asked for, run as a second elementwise pass (`matmul_epilogue`) over a
+ *   scratch buffer, because storage loads after the K loop made LLVM take 10-80 s to compile this
+ *   kernel (its 32×16 block with scalar loads; the texture kernel with vec4 ones compiles in 1-3 s).
  * - `shared` (real GPUs): 64×64 workgroup tiles staged through workgroup memory in K-slices of 16,
  *   4×4 outputs per invocation, coalesced tile loads for either storage order.
  * Block shapes are compile-time constants baked into the generated WGSL (WGSL cannot size a
@@ -705,8 +716,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * WGSL of the texture product kernel: invocation (x, y) of matrix z computes rows
  * [y·TM, y·TM+TM) × columns [x·TN, x·TN+TN) of alpha·op(A)·op(B) from the packed textures; per k
  * it loads TM/4 texels of A (four rows each) and TN/4 of B (four columns each) and does TM·TN/4
- * vec4 FMAs, TEX_KU steps of k per iteration (p.k is the padded Kp here). Everything is unrolled here so the accumulators stay SSA values, and the result is
- * stored as vec4 only (scalar stores make LLVM's compile time explode); bias and the accumulated
+ * vec4 FMAs, TEX_KU steps of k per iteration (p.k is the padded Kp here). Everything is unrolled
+ * here so the accumulators stay SSA values within an iteration, and the result is stored as vec4
+ * only (scalar stores make LLVM's compile time explode); bias and the accumulated
  * value, when asked for, are vec4 loads in the store (compile-time variants, so the plain product
  * carries none of it).
  */
@@ -887,7 +899,9 @@ function dispatchShared(batch: Batch, op: string, p: Plan, out: Tensor, a: Tenso
 
 /**
  * Records out = alpha · op(A)·op(B) (+ bias) (or out += that) with a chosen kernel; `auto` is what
- * {@linkcode matmul} runs. Tests and benchmarks force each kernel through it.
+ * {@linkcode matmul} runs (`texture` on CPU rasterisers, `shared` elsewhere). Tests and benchmarks
+ * force each kernel through it; `texture` falls back to `register` when an operand does not fit
+ * the device's textures.
  */
 export function matmulWith(
   batch: Batch,

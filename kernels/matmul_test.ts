@@ -180,6 +180,33 @@ gpuTest("matmulWith() runs strided batches of attention heads", async (gpu) => {
   }
 });
 
+gpuTest("matmulWith(texture) keeps each product's operands within one batch", async (gpu) => {
+  // Three products in one pass share the pooled operand textures (same shapes, then a chain whose
+  // second product reads the first's output): each pack must run after the previous product.
+  const m = 20, k = 36, n = 28;
+  const a1 = randn(m * k, 1), b1 = randn(k * n, 2), a2 = randn(m * k, 3), b2 = randn(n * k, 4);
+  const b3 = randn(n * 12, 5);
+  const ta1 = tensor(gpu, [m, k], "a1", a1), tb1 = tensor(gpu, [k, n], "b1", b1);
+  const ta2 = tensor(gpu, [m, k], "a2", a2), tb2 = tensor(gpu, [n, k], "b2", b2);
+  const tb3 = tensor(gpu, [n, 12], "b3", b3);
+  const o1 = tensor(gpu, [m, n], "o1"), o2 = tensor(gpu, [m, n], "o2");
+  const o3 = tensor(gpu, [m, 12], "o3");
+  gpu.run("texture reuse", (bt) => {
+    matmulWith(bt, "texture", o1, ta1, tb1, { m, k, n });
+    matmulWith(bt, "texture", o2, ta2, tb2, { m, k, n, transB: true });
+    matmulWith(bt, "texture", o3, o1, tb3, { m, k: n, n: 12 });
+  });
+  const e1 = new Float32Array(m * n), e2 = new Float32Array(m * n), e3 = new Float32Array(m * 12);
+  matmulCpu(e1, a1, b1, { m, k, n });
+  matmulCpu(e2, a2, b2, { m, k, n, transB: true });
+  matmulCpu(e3, e1, b3, { m, k: n, n: 12 });
+  const tol = { atol: 1e-4, rtol: 1e-4 };
+  assertClose(await o1.read(), e1, tol, "first product");
+  assertClose(await o2.read(), e2, tol, "second product, same texture shapes");
+  assertClose(await o3.read(), e3, tol, "third product, reading the first's output");
+  for (const t of [ta1, tb1, ta2, tb2, tb3, o1, o2, o3]) t.destroy();
+});
+
 gpuTest("linearForward() and linearBackward() match the CPU reference", async (gpu) => {
   for (const [rows, inF, outF] of [[5, 7, 3], [40, 32, 48]]) {
     const xd = randn(rows * inF, 1), wd = randn(outF * inF, 2), bd = randn(outF, 3);
