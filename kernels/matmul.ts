@@ -671,19 +671,26 @@ const TEX_KU = 4;
  * M for A and N for B, zero past `cols` and past K up to Kp, K rounded up to TEX_KU (so the
  * product needs no bounds checks). `kmajor` says
  * whether X stores element (k, c) at k·ld + c (else c·ld + k); both transpose forms of both
- * operands reduce to one of the two. The vec4 variant reads four c at once (k-major, aligned).
+ * operands reduce to one of the two. With aligned strides the pack reads vec4s: `kmajor` reads
+ * four c at once, `block` four k of each of four c (a 4×4 transpose); else `scalar`.
  */
-function packWgsl(vec: boolean): string {
-  return /* wgsl */ `
+type PackMode = "scalar" | "kmajor" | "block";
+
+function packWgsl(mode: PackMode): string {
+  const head = /* wgsl */ `
 override WG: u32 = 64;
 struct Params {
-  cols: u32, ld: u32, cp4: u32, perZ: u32, // perZ = Kp·cp4 texels per matrix, Kp = K padded
+  cols: u32, ld: u32, cp4: u32, perZ: u32, // perZ: invocations per matrix
   kmajor: u32, inner: u32, s0: u32, s1: u32,
   k: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<${vec ? "vec4f" : "f32"}>;
+@group(0) @binding(1) var<storage, read> src: array<${mode === "scalar" ? "f32" : "vec4f"}>;
 @group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
+
+fn put(i: u32, v: vec4f) {
+  textureStore(dst, vec2u(i & ${TEX_W - 1}u, i >> ${TEX_SHIFT}u), v);
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -692,12 +699,32 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let t = wgIndex * WG + lid;
   if (t >= p.perZ) { return; }
   let z = wid.z;
-  let base = (z / p.inner) * p.s0 + (z % p.inner) * p.s1;
+  let base = (z / p.inner) * p.s0 + (z % p.inner) * p.s1;`;
+  if (mode === "block") {
+    // Invocation t packs k .. k+3 of c .. c+3 from four vec4 loads (one per c, along k) instead
+    // of sixteen scalar ones (K, ld and the offsets are multiples of 4, so Kp = K).
+    return head + /* wgsl */ `
+  let k = (t / p.cp4) * 4u;
+  let c4 = t % p.cp4;
+  let c = c4 * 4u;
+  var r: array<vec4f, 4>;
+  for (var q = 0u; q < 4u; q++) {
+    r[q] = vec4f(0.0);
+    if (c + q < p.cols) { r[q] = src[(base + (c + q) * p.ld + k) / 4u]; }
+  }
+  let first = z * p.perZ * 4u + k * p.cp4 + c4;
+  put(first, vec4f(r[0].x, r[1].x, r[2].x, r[3].x));
+  put(first + p.cp4, vec4f(r[0].y, r[1].y, r[2].y, r[3].y));
+  put(first + 2u * p.cp4, vec4f(r[0].z, r[1].z, r[2].z, r[3].z));
+  put(first + 3u * p.cp4, vec4f(r[0].w, r[1].w, r[2].w, r[3].w));
+}`;
+  }
+  return head + /* wgsl */ `
   let k = t / p.cp4;
   let c = (t % p.cp4) * 4u;
   let inK = k < p.k;
   ${
-    vec
+    mode === "kmajor"
       ? `var v = vec4f(0.0);
   if (c < p.cols && inK) { v = src[(base + k * p.ld + c) / 4u]; }`
       : `var v = vec4f(0.0);
@@ -707,8 +734,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
   }`
   }
-  let i = z * p.perZ + t;
-  textureStore(dst, vec2u(i & ${TEX_W - 1}u, i >> ${TEX_SHIFT}u), v);
+  put(z * p.perZ + t, v);
 }`;
 }
 
@@ -844,10 +870,17 @@ function dispatchPack(
   kmajor: boolean,
   off: [number, number],
 ): void {
-  const vec = kmajor && [cols, ld, ...off].every((x) => x % 4 === 0);
+  // vec4 loads must not run past the operand: along c (kmajor) cols, along k K must be whole.
+  const aligned = [ld, ...off].every((x) => x % 4 === 0);
+  const mode: PackMode = !aligned
+    ? "scalar"
+    : kmajor
+    ? (cols % 4 === 0 ? "kmajor" : "scalar")
+    : (p.k % 4 === 0 ? "block" : "scalar");
   const wg = 64;
-  const pipe = batch.gpu.pipeline(`matmul_pack${vec ? "4" : ""}`, packWgsl(vec), { WG: wg });
-  const perZ = (kp * cp) / 4;
+  const pipe = batch.gpu.pipeline(`matmul_pack_${mode}`, packWgsl(mode), { WG: wg });
+  // Invocations per matrix: one per texel, or one per 4×4 block (kp is a multiple of 4).
+  const perZ = mode === "block" ? (kp * cp) / 16 : (kp * cp) / 4;
   const [x, y] = grid(Math.ceil(perZ / wg));
   batch.dispatch(
     pipe,
