@@ -1,8 +1,9 @@
 /**
  * Benchmark cases of the matmul family at BERT-base shapes: the three GEMMs of a layer with
  * N = 512 token rows (M,K,N) = (512,768,768), (512,768,3072), (512,3072,768), each as A·B, A·Bᵀ
- * and Aᵀ·B; Linear forward and backward 768 → 3072; and the copy kernel over 16M floats, the
- * memory-bandwidth reference memory-bound cases are compared with.
+ * and Aᵀ·B (plus A·Bᵀ of the first through the `register` kernel, for comparison); Linear forward
+ * and backward 768 → 3072; and the copy kernel over 16M floats, the memory-bandwidth reference
+ * memory-bound cases are compared with.
  *
  * CPU references of the big GEMMs run on a slice of the rows and report `cpuFraction` so the
  * harness scales their time (a full 512×768×3072 product takes seconds in TypeScript).
@@ -13,7 +14,7 @@
 import type { Gpu } from "../device.ts";
 import { copyForward } from "../copy.ts";
 import { copyCpu } from "../cpu/copy.ts";
-import { linearBackward, linearForward, matmul } from "../matmul.ts";
+import { linearBackward, linearForward, type MatmulKernel, matmulWith } from "../matmul.ts";
 import { linearBackwardCpu, linearForwardCpu, matmulCpu } from "../cpu/matmul.ts";
 import { type Tensor, tensor } from "../tensor.ts";
 import type { BenchCase, BenchInstance } from "./types.ts";
@@ -44,9 +45,15 @@ const FORMS = [
   { label: "Aᵀ·B", transA: true, transB: false },
 ];
 
-function matmulCase(m: number, k: number, n: number, form: (typeof FORMS)[number]): BenchCase {
+function matmulCase(
+  m: number,
+  k: number,
+  n: number,
+  form: (typeof FORMS)[number],
+  kernel: MatmulKernel = "auto",
+): BenchCase {
   return {
-    op: "matmul",
+    op: kernel === "auto" ? "matmul" : `matmul(${kernel})`,
     shape: `${m}x${k}x${n} ${form.label}`,
     flops: 2 * m * k * n,
     setup(gpu: Gpu): ScaledBenchInstance {
@@ -60,7 +67,7 @@ function matmulCase(m: number, k: number, n: number, form: (typeof FORMS)[number
       const cpuOut = new Float32Array(rows * n);
       const cpuO = { ...o, m: rows, lda: form.transA ? m : k };
       return {
-        run: (batch) => matmul(batch, out, a, b, o),
+        run: (batch) => matmulWith(batch, kernel, out, a, b, o),
         cpu: () => matmulCpu(cpuOut, ad, bd, cpuO),
         cpuFraction: rows / m,
         destroy: () => [a, b, out].forEach((t) => t.destroy()),
@@ -148,5 +155,7 @@ export const cases: BenchCase[] = [
   ...[[512, 768, 768], [512, 768, 3072], [512, 3072, 768]].flatMap(([m, k, n]) =>
     FORMS.map((f) => matmulCase(m, k, n, f))
   ),
+  // The buffer-reading kernel `auto` picked on CPU rasterisers before the texture kernel.
+  matmulCase(512, 768, 768, FORMS[1], "register"),
   ...linearCases(512, 768, 3072),
 ];
