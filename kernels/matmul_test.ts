@@ -117,8 +117,17 @@ Deno.test("matmulCpu() batch offsets address the same matrices as separate calls
 gpuTest(
   "matmulWith() matches matmulCpu for every kernel, storage order and edge size",
   async (gpu) => {
-    // Unaligned sizes hit the scalar, K-masked path; the aligned ones the vec4 path.
-    const sizes = [[1, 1, 1], [7, 13, 5], [33, 65, 17], [130, 70, 90], [68, 32, 40], [12, 13, 8]];
+    // Unaligned sizes hit the scalar, K-masked path; the aligned ones the vec4 path. 130 rows and
+    // 260 columns span several texture-kernel panels (32 rows, 128 columns per workgroup).
+    const sizes = [
+      [1, 1, 1],
+      [7, 13, 5],
+      [33, 65, 17],
+      [130, 70, 90],
+      [68, 32, 40],
+      [12, 13, 8],
+      [36, 9, 260],
+    ];
     let seed = 10;
     for (const kernel of KERNELS) {
       for (const [transA, transB] of FORMS) {
