@@ -52,7 +52,7 @@ import {
   segmentLogSoftmaxForward,
 } from "../kernels/segment.ts";
 import { clipByGlobalNorm, globalNormForward, globalNormScratchSize } from "../kernels/reduce.ts";
-import { AdamW, type AdamWConfig, zeroGrad } from "../kernels/adamw.ts";
+import { AdamW, type AdamWConfig, adamwStep, zeroGrad } from "../kernels/adamw.ts";
 import { type BertConfig, validateBertConfig } from "./config.ts";
 import {
   bertForwardFlops,
@@ -904,10 +904,7 @@ export class ChoiceModel {
       eps: opts.eps,
     });
     const grads = this.parameters().map((p) => p.grad);
-    this.#norm ??= {
-      out: tensor(this.gpu, [1], "grad norm"),
-      scratch: tensor(this.gpu, [globalNormScratchSize(grads)], "grad norm partials"),
-    };
+    const norm = this.#normBuffers(grads);
     const seed = opts.seed ?? this.#steps;
     this.#steps++;
     const batch = this.gpu.batch("choice train step");
@@ -915,11 +912,56 @@ export class ChoiceModel {
     this.forward(batch, { train: true, seed });
     const { loss, dLogp } = this.lossForwardBackward(batch);
     this.backward(batch, dLogp);
-    globalNormForward(batch, this.#norm.out, this.#norm.scratch, grads);
-    if (opts.clip && opts.clip > 0) clipByGlobalNorm(batch, grads, this.#norm.out, opts.clip);
+    globalNormForward(batch, norm.out, norm.scratch, grads);
+    if (opts.clip && opts.clip > 0) clipByGlobalNorm(batch, grads, norm.out, opts.clip);
     opt.step(batch, opts.lr);
     batch.submit();
-    return { loss, gradNorm: this.#norm.out };
+    return { loss, gradNorm: norm.out };
+  }
+
+  #normBuffers(grads: Tensor[]): { out: Tensor; scratch: Tensor } {
+    this.#norm ??= {
+      out: tensor(this.gpu, [1], "grad norm"),
+      scratch: tensor(this.gpu, [globalNormScratchSize(grads)], "grad norm partials"),
+    };
+    return this.#norm;
+  }
+
+  /**
+   * Compiles, now, every pipeline that scoring and a training step on inputs shaped like
+   * `example` dispatch: on CPU rasterisers a large kernel compiles for seconds at its first
+   * dispatch, which would otherwise land inside the first steps and their timings. Records an
+   * eval forward, a training forward with values, the imitation loss, the backward, the global
+   * norm, clipping and an AdamW update of a scratch tensor, then zeroes the gradients: the
+   * weights and the optimizer state are left as they were. Waits for the GPU (a sync point).
+   */
+  async warmup(example: ChoiceBatch): Promise<void> {
+    const d = this.setInputs(example);
+    this.setTargets(Array.from({ length: d.S }, () => 0));
+    const grads = this.parameters().map((p) => p.grad);
+    const norm = this.#normBuffers(grads);
+    const scratch = ["param", "grad", "m", "v"].map((n) => tensor(this.gpu, [1], `warm-up ${n}`));
+    const dValues = tensor(this.gpu, [d.S], "warm-up dValues");
+    const batch = this.gpu.batch("choice warm-up");
+    this.forward(batch, { train: false, values: true });
+    this.forward(batch, { train: true, seed: 0, values: true });
+    const { dLogp } = this.lossForwardBackward(batch);
+    this.backward(batch, dLogp, dValues);
+    globalNormForward(batch, norm.out, norm.scratch, grads);
+    clipByGlobalNorm(batch, grads, norm.out, 1);
+    const [param, grad, m, v] = scratch;
+    adamwStep(batch, param, grad, m, v, {
+      lr: 0,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: 0,
+      step: 1,
+    });
+    this.zeroGrad(batch);
+    batch.submit();
+    await this.gpu.sync("choice warm-up");
+    for (const t of [...scratch, dValues]) t.destroy();
   }
 
   /** Frees every buffer of the model (parameters, gradients, activations, optimizer state). */

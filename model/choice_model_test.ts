@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose, gpuTest, randn, rng } from "../kernels/_testing.ts";
 import { assertThrows } from "../kernels/_assert.ts";
-import { GpuError } from "../kernels/device.ts";
+import { GpuError, requestGpu } from "../kernels/device.ts";
 import { tensor } from "../kernels/tensor.ts";
 import { BERT_PRESETS, type BertConfig } from "./config.ts";
 import {
@@ -236,3 +236,28 @@ gpuTest("ChoiceModel rejects bad inputs and weights by name", (gpu) => {
   missing.delete("attn.dot_scale");
   assertThrows(() => model.loadWeights(missing), GpuError, "attn.dot_scale");
 });
+
+gpuTest(
+  "ChoiceModel.warmup() compiles every pipeline of a step and leaves the weights as they were",
+  async () => {
+    const gpu = await requestGpu(); // its own pipeline cache: earlier tests compiled on theirs
+    const cfg = choiceConfig(TINY);
+    const w = initChoiceWeights(cfg, 21);
+    const model = ChoiceModel.create(gpu, cfg, w);
+    const { states, actions } = decisions(3);
+    const inp = packChoiceBatch(states, actions);
+    await model.warmup(inp);
+    const after = await model.readWeights();
+    for (const [name, t] of w) {
+      assertClose(after.get(name)!.data, t.data, { atol: 0, rtol: 0 }, name);
+    }
+    const compiled = gpu.pipelineCount;
+    const { loss } = model.trainStep(inp, [0, 0, 1], { lr: 1e-3, clip: 1 });
+    assert.ok(Number.isFinite((await loss.read())[0]));
+    gpu.run("score", (b) => model.score(b, inp, { values: true }));
+    await model.readLogp();
+    assert.equal(gpu.pipelineCount, compiled, "a step after warmup() compiled a new pipeline");
+    model.destroy();
+    gpu.destroy();
+  },
+);
