@@ -14,17 +14,7 @@ import {
 import { loadCatalogFromDir, loadCatalogFromRecords } from "./loaders.ts";
 import type { Product, RawIlTrajectory } from "./types.ts";
 
-const SHARED = new URL("../../shared/webshop/", import.meta.url);
-
-async function sharedPresent(): Promise<boolean> {
-  try {
-    await Deno.stat(new URL("items_sample_160.json", SHARED));
-    return true;
-  } catch {
-    console.log("skipping: ../shared/webshop (real WebShop sample) is absent");
-    return false;
-  }
-}
+import { SHARED, sharedPresent } from "./_fixtures.ts";
 
 Deno.test("PyRandom equals CPython's random (seed, random, getrandbits, shuffle)", () => {
   // Printed by Python 3.11: random.seed(233); l = list(range(20)); random.shuffle(l).

@@ -16,17 +16,7 @@ import {
   streamJsonObject,
 } from "./loaders.ts";
 
-const SHARED = new URL("../../shared/webshop/", import.meta.url);
-
-async function sharedPresent(): Promise<boolean> {
-  try {
-    await Deno.stat(new URL("items_sample_160.json", SHARED));
-    return true;
-  } catch {
-    console.log("skipping: ../shared/webshop (real WebShop sample) is absent");
-    return false;
-  }
-}
+import { SHARED, sharedPresent } from "./_fixtures.ts";
 
 async function withTempFile<T>(text: string, fn: (path: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "loaders_test_" });

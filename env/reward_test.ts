@@ -15,17 +15,7 @@ import {
 } from "./reward.ts";
 import { loadCatalogFromDir } from "./loaders.ts";
 
-const SHARED = new URL("../../shared/webshop/", import.meta.url);
-
-async function sharedPresent(): Promise<boolean> {
-  try {
-    await Deno.stat(new URL("items_sample_160.json", SHARED));
-    return true;
-  } catch {
-    console.log("skipping: ../shared/webshop (real WebShop sample) is absent");
-    return false;
-  }
-}
+import { SHARED, sharedPresent } from "./_fixtures.ts";
 
 // Scores from Python 3.11's difflib with thefuzz 0.19.0's token_set_ratio (WebShop's pin).
 const PYTHON_SCORES: [string | [string, string], string | [string, string], number][] = [
