@@ -23,6 +23,7 @@ import {
   writeSyntheticCatalog,
 } from "../env/synthetic.ts";
 import { WebShopEnv } from "../env/webshop_env.ts";
+import { usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task bench:env [options]
   --sizes <list>     catalog sizes, comma-separated (default 1000,100000)
@@ -31,8 +32,7 @@ const USAGE = `usage: deno task bench:env [options]
   --help             this text`;
 
 function fail(msg: string): never {
-  console.error(`bench:env: ${msg}\n${USAGE}`);
-  Deno.exit(2);
+  return usageError("bench:env", USAGE, msg);
 }
 
 function median(xs: number[]): number {

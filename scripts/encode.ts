@@ -19,6 +19,7 @@ import { BertModel } from "../model/bert.ts";
 import { loadHfBert } from "../model/checkpoint.ts";
 import { encodeNpy } from "../model/safetensors.ts";
 import { BertTokenizer, webshopProcess } from "../model/tokenizer.ts";
+import { usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task encode --model <dir> --text "..." [options]
   --model <dir>        Hugging Face BERT folder (config.json, weights, tokenizer.json)
@@ -31,8 +32,7 @@ const USAGE = `usage: deno task encode --model <dir> --text "..." [options]
   --help               this text`;
 
 function fail(msg: string): never {
-  console.error(`encode: ${msg}\n${USAGE}`);
-  Deno.exit(2);
+  return usageError("encode", USAGE, msg);
 }
 
 async function main(): Promise<void> {

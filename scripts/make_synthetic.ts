@@ -21,6 +21,7 @@ import {
   writeSyntheticCatalog,
 } from "../env/synthetic.ts";
 import { goalIndicesForSplit, type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
+import { intFlag, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task make:synthetic --out <dir> [options]
   --out <dir>            folder to write (created if missing)
@@ -35,15 +36,11 @@ const USAGE = `usage: deno task make:synthetic --out <dir> [options]
   --help                 this text`;
 
 function fail(msg: string): never {
-  console.error(`make:synthetic: ${msg}\n${USAGE}`);
-  Deno.exit(2);
+  return usageError("make:synthetic", USAGE, msg);
 }
 
 function intArg(name: string, v: string | undefined, dflt: number | undefined, min = 0) {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
+  return intFlag("make:synthetic", USAGE, name, v, dflt, min);
 }
 
 async function main(): Promise<void> {

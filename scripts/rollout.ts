@@ -17,6 +17,7 @@ import type { RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
 import { openCatalog } from "../env/synthetic.ts";
 import { goalIndicesForSplit, type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
+import { intFlag, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task rollout [options]
   --catalog <c>        "synthetic" (default) or a WebShop data folder
@@ -34,15 +35,11 @@ const USAGE = `usage: deno task rollout [options]
   --help               this text`;
 
 function fail(msg: string): never {
-  console.error(`rollout: ${msg}\n${USAGE}`);
-  Deno.exit(2);
+  return usageError("rollout", USAGE, msg);
 }
 
-function intArg(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
+function intArg(name: string, v: string | undefined, dflt: number, min: number) {
+  return intFlag("rollout", USAGE, name, v, dflt, min);
 }
 
 function oneOf<T extends string>(name: string, v: string | undefined, dflt: T, allowed: T[]): T {

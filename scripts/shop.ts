@@ -17,6 +17,7 @@ import { readDemonstrations, replayDemonstrations } from "../env/demos.ts";
 import { PRODUCT_WINDOW } from "../env/search.ts";
 import { type LoadedCatalog, openCatalog } from "../env/synthetic.ts";
 import { type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
+import { intFlag, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task shop [options]
   --catalog <c>          "synthetic" (default) or a WebShop data folder
@@ -32,15 +33,11 @@ const USAGE = `usage: deno task shop [options]
   --help                 this text`;
 
 function fail(msg: string): never {
-  console.error(`shop: ${msg}\n${USAGE}`);
-  Deno.exit(2);
+  return usageError("shop", USAGE, msg);
 }
 
-function intArg(name: string, v: string | undefined, dflt: number, min = 0): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
+function intArg(name: string, v: string | undefined, dflt: number, min = 0) {
+  return intFlag("shop", USAGE, name, v, dflt, min);
 }
 
 /** Lines of stdin, whether typed or piped. */
