@@ -6,6 +6,7 @@
  */
 
 import { type Gpu, tryRequestGpu } from "./device.ts";
+import { mulberry32 } from "./random.ts";
 
 /**
  * Registers a Deno test that runs `fn` on the shared GPU, or skips with a message when this
@@ -28,16 +29,7 @@ export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void> | void): v
 }
 
 /** A seeded generator of uniform floats in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng: (seed: number) => () => number = mulberry32;
 
 /** `n` seeded normal(0, scale) values. */
 export function randn(n: number, seed: number, scale = 1): Float32Array {

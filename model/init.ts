@@ -6,17 +6,10 @@
  * @module
  */
 
+import { mulberry32 } from "../kernels/random.ts";
+
 /** A seeded generator of uniform floats in [0, 1) (mulberry32): same seed, same weights. */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededUniform: (seed: number) => () => number = mulberry32;
 
 /** Mixes a base seed with a name so every tensor gets its own stream (FNV-1a of the name). */
 export function seedFor(seed: number, name: string): number {
