@@ -28,7 +28,8 @@ import { dropoutForward, dropoutParams, WGSL_DROPOUT } from "./dropout.ts";
 import { matmul } from "./matmul.ts";
 import { rowLaunch, softmaxForward, WGSL_ROW_REDUCE } from "./softmax.ts";
 
-const GEMM_WGSL = /* wgsl */ `
+// The uniform block both GEMM kernels read: one launcher packs it for either, so it is defined once.
+const GEMM_PARAMS_WGSL = /* wgsl */ `
 override WG_X: u32 = 8;
 override WG_Y: u32 = 8;
 override DROPOUT: bool = false;
@@ -40,7 +41,10 @@ struct Params {
   alpha: f32, threshold: u32, seedHash: u32, dscale: f32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
+`;
+
+const GEMM_WGSL = /* wgsl */ `
+${GEMM_PARAMS_WGSL}@group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 ${WGSL_DROPOUT}
@@ -107,18 +111,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
 // along m ("m"), B along k ("k") or along n ("n"), out along n. A quarter of the loads of
 // GEMM_WGSL: on CPU rasterisers each per-invocation load is a gather, and loads dominate.
 const gemmVecWgsl = (aLayout: "k" | "m", bLayout: "k" | "n") => /* wgsl */ `
-override WG_X: u32 = 8;
-override WG_Y: u32 = 8;
-override DROPOUT: bool = false;
-struct Params {
-  M: u32, N: u32, K: u32, H: u32,
-  aB: u32, aH: u32, aM: u32, aK: u32,
-  bB: u32, bH: u32, bK: u32, bN: u32,
-  oB: u32, oH: u32, oM: u32, oN: u32,
-  alpha: f32, threshold: u32, seedHash: u32, dscale: f32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4f>;
+${GEMM_PARAMS_WGSL}@group(0) @binding(1) var<storage, read> a: array<vec4f>;
 @group(0) @binding(2) var<storage, read> b: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
 ${WGSL_DROPOUT}
