@@ -8,7 +8,8 @@
  * WGSL has no float atomics, and the result must not depend on scheduling, so dWte is gathered by
  * row: pass 1 links every position to the next position holding the same id, pass 2 marks which
  * positions have a predecessor, pass 3 lets the first position of each id walk its chain in
- * increasing position order, one invocation per channel. dWpe and dWtt are per-column sums.
+ * increasing position order, one invocation per (head, 16 channels). dWpe and dWtt are
+ * per-column sums, both in one last dispatch (lavapipe charges ~0.1 ms per dispatch).
  * The link scratch (2·B·T u32) is kept per device and grows when needed.
  *
  * Shapes: ids, typeIds (B, T) u32; wte, dWte (V, C); wpe, dWpe (P, C) with P >= T; wtt, dWtt
@@ -96,9 +97,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (next != ${NONE}u) { links[p.N + next] = 1u; }
 }`;
 
-// Backward kernels over elements of V as the forward: one invocation per (position, V) for
-// dWte, per (t, V) for dWpe and per (type, V) for dWtt.
-const embeddingWteWgsl = (vec: boolean) => /* wgsl */ `
+// dWte: one invocation per (position, group of G channel elements of V), G = 4 where the row
+// holds a multiple of 4 vec4s, so the ids/links loads and the chain walk serve 16 channels.
+const embeddingWteWgsl = (vec: boolean, G: number) => {
+  const gs = Array.from({ length: G }, (_, g) => g);
+  return /* wgsl */ `
 override WG: u32 = 64;
 ${wgslRowVec(vec)}
 struct Params { N: u32, W: u32, V: u32 }
@@ -112,69 +115,76 @@ struct Params { N: u32, W: u32, V: u32 }
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   ${WGSL_WG_INDEX}
+  let groups = p.W / ${G}u;
   let j = wgIndex * WG + lid;
-  if (j >= p.N * p.W) { return; }
-  let i = j / p.W;
-  let c = j - i * p.W;
+  if (j >= p.N * groups) { return; }
+  let i = j / groups;
+  let c = (j - i * groups) * ${G}u;
   let id = ids[i];
   if (links[p.N + i] != 0u || id >= p.V) { return; }
-  var s = V(0.0);
+${gs.map((g) => `  var s${g} = V(0.0);`).join("\n")}
   var r = i;
   loop {
-    s += dOut[r * p.W + c];
+    let o = r * p.W + c;
+${gs.map((g) => `    s${g} += dOut[o + ${g}u];`).join("\n")}
     r = links[r];
     if (r == ${NONE}u) { break; }
   }
-  dWte[id * p.W + c] += s;
+  let d = id * p.W + c;
+${gs.map((g) => `  dWte[d + ${g}u] += s${g};`).join("\n")}
 }`;
+};
 
-const embeddingWpeWgsl = (vec: boolean) => /* wgsl */ `
+// dWpe and dWtt in one dispatch. Invocations [0, W) each sum one channel element over all rows
+// for up to four types at a time (one pass over dOut for BERT's two); they come first so their
+// long loops start while the rest, one per (t, channel element) summing over the batch, fill in.
+const embeddingPosTypeWgsl = (vec: boolean) => /* wgsl */ `
 override WG: u32 = 64;
 ${wgslRowVec(vec)}
-struct Params { B: u32, T: u32, W: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dOut: array<V>;
-@group(0) @binding(2) var<storage, read_write> dWpe: array<V>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  ${WGSL_WG_INDEX}
-  let j = wgIndex * WG + lid;  // (t, c)
-  if (j >= p.T * p.W) { return; }
-  var s = V(0.0);
-  for (var b = 0u; b < p.B; b++) { s += dOut[b * p.T * p.W + j]; }
-  dWpe[j] += s;
-}`;
-
-const embeddingWttWgsl = (vec: boolean) => /* wgsl */ `
-override WG: u32 = 64;
-${wgslRowVec(vec)}
-struct Params { N: u32, W: u32, K: u32 }
+struct Params { B: u32, T: u32, W: u32, K: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dOut: array<V>;
 @group(0) @binding(2) var<storage, read> typeIds: array<u32>;
-@group(0) @binding(3) var<storage, read_write> dWtt: array<V>;
+@group(0) @binding(3) var<storage, read_write> dWpe: array<V>;
+@group(0) @binding(4) var<storage, read_write> dWtt: array<V>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   ${WGSL_WG_INDEX}
-  let j = wgIndex * WG + lid;  // (k, c)
-  if (j >= p.K * p.W) { return; }
-  let k = j / p.W;
-  let c = j - k * p.W;
-  var s = V(0.0);
-  for (var r = 0u; r < p.N; r++) {
-    if (typeIds[r] == k) { s += dOut[r * p.W + c]; }
+  let j = wgIndex * WG + lid;
+  if (j < p.W) {
+    let N = p.B * p.T;
+    for (var k0 = 0u; k0 < p.K; k0 += 4u) {
+      var s0 = V(0.0);
+      var s1 = V(0.0);
+      var s2 = V(0.0);
+      var s3 = V(0.0);
+      for (var r = 0u; r < N; r++) {
+        let v = dOut[r * p.W + j];
+        let k = typeIds[r] - k0;
+        s0 += select(V(0.0), v, k == 0u);
+        s1 += select(V(0.0), v, k == 1u);
+        s2 += select(V(0.0), v, k == 2u);
+        s3 += select(V(0.0), v, k == 3u);
+      }
+      dWtt[k0 * p.W + j] += s0;
+      if (k0 + 1u < p.K) { dWtt[(k0 + 1u) * p.W + j] += s1; }
+      if (k0 + 2u < p.K) { dWtt[(k0 + 2u) * p.W + j] += s2; }
+      if (k0 + 3u < p.K) { dWtt[(k0 + 3u) * p.W + j] += s3; }
+    }
+    return;
   }
-  dWtt[j] += s;
+  let q = j - p.W;  // (t, channel element)
+  if (q >= p.T * p.W) { return; }
+  var s = V(0.0);
+  for (var b = 0u; b < p.B; b++) { s += dOut[b * p.T * p.W + q]; }
+  dWpe[q] += s;
 }`;
 
 const EMBEDDING_BACKWARD_WGSL = {
-  wte: [embeddingWteWgsl(false), embeddingWteWgsl(true)],
-  wpe: [embeddingWpeWgsl(false), embeddingWpeWgsl(true)],
-  wtt: [embeddingWttWgsl(false), embeddingWttWgsl(true)],
+  wte: [embeddingWteWgsl(false, 1), embeddingWteWgsl(true, 1), embeddingWteWgsl(true, 4)],
+  posType: [embeddingPosTypeWgsl(false), embeddingPosTypeWgsl(true)],
 };
 
 /** Sizes of an embedding lookup: B sequences of T tokens, C channels. */
@@ -299,22 +309,21 @@ export function embeddingBackward(
     rows,
   );
   const vec = C % 4 === 0, W = vec ? C / 4 : C, sfx = vec ? "_vec4" : "";
+  const G = vec && W % 4 === 0 ? 4 : 1, wteVariant = G === 4 ? 2 : +vec;
   batch.dispatch(
-    gpu.pipeline(`embedding_backward_wte${sfx}`, EMBEDDING_BACKWARD_WGSL.wte[+vec], { WG: wg }),
+    gpu.pipeline(`embedding_backward_wte${sfx}_g${G}`, EMBEDDING_BACKWARD_WGSL.wte[wteVariant], {
+      WG: wg,
+    }),
     [dOut, ids, links, dWte],
     packParams([N, W, V]),
-    grid(Math.ceil((N * W) / wg)),
+    grid(Math.ceil((N * W) / G / wg)),
   );
   batch.dispatch(
-    gpu.pipeline(`embedding_backward_wpe${sfx}`, EMBEDDING_BACKWARD_WGSL.wpe[+vec], { WG: wg }),
-    [dOut, dWpe],
-    packParams([B, T, W]),
-    grid(Math.ceil((T * W) / wg)),
-  );
-  batch.dispatch(
-    gpu.pipeline(`embedding_backward_wtt${sfx}`, EMBEDDING_BACKWARD_WGSL.wtt[+vec], { WG: wg }),
-    [dOut, typeIds, dWtt],
-    packParams([N, W, K]),
-    grid(Math.ceil((K * W) / wg)),
+    gpu.pipeline(`embedding_backward_pos_type${sfx}`, EMBEDDING_BACKWARD_WGSL.posType[+vec], {
+      WG: wg,
+    }),
+    [dOut, typeIds, dWpe, dWtt],
+    packParams([B, T, W, K]),
+    grid(Math.ceil((W + T * W) / wg)),
   );
 }

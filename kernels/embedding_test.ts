@@ -13,16 +13,20 @@ function ids(n: number, V: number, seed: number): Uint32Array {
   return Uint32Array.from({ length: n }, () => (r() < 0.3 ? 0 : Math.floor(r() * V)));
 }
 
+// [B, T, C, V, P, K]: scalar rows (C = 1, 13, 70), vec4 rows (C = 12), vec4 rows read 16
+// channels per invocation by the dWte kernel (C = 32, 48), more than four token types (K = 6).
+const EMBEDDING_CASES = [
+  [1, 1, 1, 1, 1, 1],
+  [3, 7, 13, 11, 9, 2],
+  [2, 33, 70, 50, 40, 3],
+  [2, 5, 12, 9, 6, 2],
+  [2, 9, 32, 7, 12, 6],
+  [3, 4, 48, 5, 4, 5],
+];
+
 gpuTest("embeddingForward() and embeddingBackward() match the CPU reference", async (gpu) => {
   for (
-    const [B, T, C, V, P, K] of [[1, 1, 1, 1, 1, 1], [3, 7, 13, 11, 9, 2], [2, 33, 70, 50, 40, 3], [
-      2,
-      5,
-      12,
-      9,
-      6,
-      2,
-    ]]
+    const [B, T, C, V, P, K] of EMBEDDING_CASES
   ) {
     const N = B * T;
     const idv = ids(N, V, N), tyv = ids(N, K, N + 1);

@@ -26,7 +26,7 @@ import { assertDType, assertSize, shapeText, type Tensor } from "./tensor.ts";
 /** Elements one first-pass workgroup sums at least (fewer workgroups for small inputs). */
 const PARTIAL_ELEMS = 16384;
 /** Most partial sums of one input: the final pass stays a single small workgroup. */
-const MAX_PARTIALS = 256;
+export const MAX_PARTIALS = 256;
 
 /**
  * {@linkcode Batch.dispatch} after checking that no buffer is bound twice. WebGPU rejects a
@@ -140,7 +140,7 @@ function recordPartials(
 }
 
 /** Records out[0] = sqrt(total) when `sqrt`, else total * scale. */
-function recordFinal(
+export function recordFinal(
   op: string,
   batch: Batch,
   out: Tensor,
@@ -153,10 +153,11 @@ function recordFinal(
   dispatchDistinct(op, batch, pipe, [partials, out], packParams([m, { f32: scale }]), [1]);
 }
 
-// The partials of sum and mean live in one small buffer per device: dispatches in a batch run in
-// order, so reusing it between reductions is safe.
+// The partials of sum, mean and the NLL loss live in one small buffer per device
+// (MAX_PARTIALS floats): dispatches in a batch run in order, so reusing it between reductions is
+// safe.
 const sumScratch = new WeakMap<Gpu, GPUBuffer>();
-function scratchOf(gpu: Gpu): GPUBuffer {
+export function scratchOf(gpu: Gpu): GPUBuffer {
   let b = sumScratch.get(gpu);
   if (!b) {
     b = gpu.createBuffer(MAX_PARTIALS * 4, "reduce partials");

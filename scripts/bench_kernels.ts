@@ -2,7 +2,8 @@
  * Kernel benchmark: `deno task bench:kernels [--json] [--op name] [--reps N]`.
  *
  * For each case of kernels/_bench/{matmul,nn,train}.ts: compile and warm up, then time several
- * submits of `reps` runs each (synced with gpu.sync()) and report the median ms per run, GFLOP/s
+ * submits of `reps` runs each (synced with gpu.sync(); the latency of an empty submit, measured
+ * first, is subtracted from each) and report the median ms per run, GFLOP/s
  * or GB/s (memory-bound cases also as a fraction of the copy kernel's GB/s), the CPU reference
  * time at the same shape and the speedup. Results are appended to runs/bench/kernels.jsonl.
  *
@@ -17,7 +18,7 @@ import { cases as matmulCases, type ScaledBenchInstance } from "../kernels/_benc
 const USAGE = `usage: deno task bench:kernels [--json] [--op name] [--reps N] [--submits N]
   --json       print one JSON object per case instead of the table
   --op NAME    only cases whose op contains NAME (e.g. matmul, copy, layernorm)
-  --reps N     runs per submit (default: enough for ~0.3 s per submit, at most 50)
+  --reps N     runs per submit (default: enough for ~0.3 s of work per submit, at most 2000)
   --submits N  timed submits per case; the median is reported (default 5)`;
 
 /** GPU time of one case. */
@@ -33,6 +34,8 @@ interface Result {
   speedup: number | null;
   reps: number;
   submits: number;
+  /** Latency of an empty submit + sync, subtracted from every submit before dividing by reps. */
+  syncMs: number;
 }
 
 function median(xs: number[]): number {
@@ -100,6 +103,8 @@ async function main(): Promise<void> {
     `fallback=${r.isFallback} backend=${r.backend}${gpu.isSoftware ? " (software)" : ""}`;
   console.log(`adapter: ${adapter}`);
   console.log(`${selected.length} cases, ${submits} timed submits each`);
+  const syncMs = await syncLatency(gpu);
+  console.log(`empty submit + sync: ${syncMs.toFixed(2)} ms (subtracted from each timed submit)`);
 
   // The copy kernel is the bandwidth reference: measure it first when any case is memory-bound.
   const copyCase = all.find((c) => c.op === "copy");
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
   const header = !args.json;
   let done = 0;
   for (const c of ordered) {
-    const res = await timeCase(gpu, c, fixedReps, submits, copyGbs);
+    const res = await timeCase(gpu, c, fixedReps, submits, copyGbs, syncMs);
     if (c === copyCase) {
       copyGbs = res.gbs;
       res.copyRatio = 1;
@@ -135,12 +140,30 @@ async function main(): Promise<void> {
   gpu.destroy();
 }
 
+type Gpu = Awaited<ReturnType<typeof requestGpu>>;
+
+/**
+ * Median time of an empty submit followed by a sync: the fixed cost of every timed submit (about
+ * 12 ms on lavapipe), which would otherwise be charged to the runs of fast cases.
+ */
+async function syncLatency(gpu: Gpu): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    gpu.run("empty submit", () => {});
+    await gpu.sync("empty submit");
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
 async function timeCase(
-  gpu: Awaited<ReturnType<typeof requestGpu>>,
+  gpu: Gpu,
   c: BenchCase,
   fixedReps: number | null,
   submits: number,
   copyGbs: number | null,
+  syncMs: number,
 ): Promise<Result> {
   const inst = c.setup(gpu) as ScaledBenchInstance;
   // Warm-up: the first dispatch compiles the pipeline (seconds for big kernels on llvmpipe).
@@ -149,8 +172,8 @@ async function timeCase(
   let t0 = performance.now();
   gpu.run(`${c.op} probe`, (b) => inst.run(b));
   await gpu.sync(`${c.op} probe`);
-  const once = performance.now() - t0;
-  const reps = fixedReps ?? Math.max(1, Math.min(50, Math.round(300 / Math.max(once, 0.01))));
+  const once = Math.max(performance.now() - t0 - syncMs, 0.01);
+  const reps = fixedReps ?? Math.max(1, Math.min(2000, Math.round(300 / once)));
   const times: number[] = [];
   for (let s = 0; s < submits; s++) {
     t0 = performance.now();
@@ -158,7 +181,7 @@ async function timeCase(
       for (let i = 0; i < reps; i++) inst.run(b);
     });
     await gpu.sync(`${c.op} timing`); // sync point: the end of the timed submit
-    times.push((performance.now() - t0) / reps);
+    times.push(Math.max(performance.now() - t0 - syncMs, 0) / reps);
   }
   const ms = median(times);
   // CPU reference: repeat while cheap, once when slow; a sliced reference is scaled up.
@@ -188,6 +211,7 @@ async function timeCase(
     speedup: cpuMs !== null ? cpuMs / ms : null,
     reps,
     submits,
+    syncMs,
   };
 }
 

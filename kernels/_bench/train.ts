@@ -107,6 +107,9 @@ function adamwCase(rows: number, cols: number, what: string): BenchCase {
   };
 }
 
+/** Segments of the NLL case: enough that the loss reads megabytes. */
+const NLL_SEGMENTS = 262144;
+
 /** Sizes of `S` segments of 1 to `max` actions (deterministic). */
 function segmentOffsets(S: number, max: number): Uint32Array {
   const o = new Uint32Array(S + 1);
@@ -288,14 +291,16 @@ export const cases: BenchCase[] = [
       };
     },
   },
-  segmentCase(4096, 64, false),
-  segmentCase(4096, 64, true),
+  // Memory-bound cases move megabytes, as the copy reference does: at a few thousand elements
+  // lavapipe's ~0.1 ms per dispatch, not bandwidth, sets their time.
+  segmentCase(65536, 64, false),
+  segmentCase(65536, 64, true),
   {
     op: "nllLossForward",
-    shape: "S=4096 (1..64 actions)",
-    bytes: 4 * (3 * 4096 + 1),
+    shape: `S=${NLL_SEGMENTS} (1..64 actions)`,
+    bytes: 4 * (3 * NLL_SEGMENTS + 1),
     setup(gpu) {
-      const S = 4096, offsets = segmentOffsets(S, 64), N = offsets[S];
+      const S = NLL_SEGMENTS, offsets = segmentOffsets(S, 64), N = offsets[S];
       const targets = Uint32Array.from(
         { length: S },
         (_, s) => (s * 31) % (offsets[s + 1] - offsets[s]),
@@ -311,6 +316,6 @@ export const cases: BenchCase[] = [
       };
     },
   },
-  maskedMeanCase(16, 64, 768, false),
-  maskedMeanCase(16, 64, 768, true),
+  maskedMeanCase(64, 64, 768, false),
+  maskedMeanCase(64, 64, 768, true),
 ];
