@@ -94,11 +94,17 @@ var<workgroup> part: array<f32, WG>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
+  // Four elements per iteration (indices past n clamped, their values masked): on CPU
+  // rasterisers a loop iteration costs more than its loads.
   let stride = nwg.x * WG;
+  let last = p.n - 1u;
   var acc = 0.0;
-  for (var i = wid.x * WG + lid; i < p.n; i += stride) {
-    let v = x[i];
-    acc += ${square ? "v * v" : "v"};
+  for (var q = wid.x * WG + lid; q < (p.n + 3u) / 4u; q += stride) {
+    let i = 4u * q;
+    let ok = vec4<bool>(true, i + 1u < p.n, i + 2u < p.n, i + 3u < p.n);
+    let v = select(vec4f(0.0), vec4f(x[i], x[min(i + 1u, last)], x[min(i + 2u, last)],
+                                     x[min(i + 3u, last)]), ok);
+    acc += ${square ? "dot(v, v)" : "dot(v, vec4f(1.0))"};
   }
   ${TREE}
   if (lid == 0u) { partials[p.base + wid.x] = part[0]; }
@@ -410,9 +416,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   // Tested on the exponent bits: WGSL compilers may assume floats are never NaN or infinite,
   // so isNan-style comparisons could be folded away.
+  // Four elements per iteration, as the partial sums (a clamped index re-reads the last).
   var bad = false;
-  for (var i = wid.x * WG + lid; i < p.n; i += nwg.x * WG) {
-    bad = bad || (bitcast<u32>(x[i]) & 0x7f800000u) == 0x7f800000u;
+  let last = p.n - 1u;
+  for (var q = wid.x * WG + lid; q < (p.n + 3u) / 4u; q += nwg.x * WG) {
+    let i = 4u * q;
+    let e = vec4u(bitcast<u32>(x[i]), bitcast<u32>(x[min(i + 1u, last)]),
+                  bitcast<u32>(x[min(i + 2u, last)]), bitcast<u32>(x[min(i + 3u, last)]));
+    bad = bad || any((e & vec4u(0x7f800000u)) == vec4u(0x7f800000u));
   }
   if (bad) { atomicOr(&flag[0], 1u); }
 }`;
