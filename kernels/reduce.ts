@@ -82,6 +82,21 @@ const TREE = /* wgsl */ `
     workgroupBarrier();
   }`;
 
+/**
+ * Grid-stride loops over x (n elements, bound as `x`, n in `p.n`) four elements at a time: on CPU
+ * rasterisers a loop iteration costs more than its loads. quad(q) is x[4q .. 4q+3] with indices
+ * past n clamped into range and their values zeroed, so no load sits under a branch.
+ */
+const WGSL_QUADS = /* wgsl */ `
+fn quads() -> u32 { return (p.n + 3u) / 4u; }
+fn quad(q: u32) -> vec4f {
+  let i = 4u * q;
+  let last = p.n - 1u;
+  let ok = vec4<bool>(true, i + 1u < p.n, i + 2u < p.n, i + 3u < p.n);
+  let v = vec4f(x[i], x[min(i + 1u, last)], x[min(i + 2u, last)], x[min(i + 3u, last)]);
+  return select(vec4f(0.0), v, ok);
+}`;
+
 /** First pass: partials[base + w] = sum over workgroup w's grid-stride slice of map(x). */
 const partialsWgsl = (square: boolean) => /* wgsl */ `
 override WG: u32 = 256;
@@ -90,20 +105,14 @@ struct Params { n: u32, base: u32 }
 @group(0) @binding(1) var<storage, read> x: array<f32>;               // (n)
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // (base + groups)
 var<workgroup> part: array<f32, WG>;
+${WGSL_QUADS}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  // Four elements per iteration (indices past n clamped, their values masked): on CPU
-  // rasterisers a loop iteration costs more than its loads.
-  let stride = nwg.x * WG;
-  let last = p.n - 1u;
   var acc = 0.0;
-  for (var q = wid.x * WG + lid; q < (p.n + 3u) / 4u; q += stride) {
-    let i = 4u * q;
-    let ok = vec4<bool>(true, i + 1u < p.n, i + 2u < p.n, i + 3u < p.n);
-    let v = select(vec4f(0.0), vec4f(x[i], x[min(i + 1u, last)], x[min(i + 2u, last)],
-                                     x[min(i + 3u, last)]), ok);
+  for (var q = wid.x * WG + lid; q < quads(); q += nwg.x * WG) {
+    let v = quad(q);
     acc += ${square ? "dot(v, v)" : "dot(v, vec4f(1.0))"};
   }
   ${TREE}
@@ -410,19 +419,16 @@ struct Params { n: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;                 // (n)
 @group(0) @binding(2) var<storage, read_write> flag: array<atomic<u32>>;  // (1)
+${WGSL_QUADS}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   // Tested on the exponent bits: WGSL compilers may assume floats are never NaN or infinite,
   // so isNan-style comparisons could be folded away.
-  // Four elements per iteration, as the partial sums (a clamped index re-reads the last).
   var bad = false;
-  let last = p.n - 1u;
-  for (var q = wid.x * WG + lid; q < (p.n + 3u) / 4u; q += nwg.x * WG) {
-    let i = 4u * q;
-    let e = vec4u(bitcast<u32>(x[i]), bitcast<u32>(x[min(i + 1u, last)]),
-                  bitcast<u32>(x[min(i + 2u, last)]), bitcast<u32>(x[min(i + 3u, last)]));
+  for (var q = wid.x * WG + lid; q < quads(); q += nwg.x * WG) {
+    let e = bitcast<vec4u>(quad(q));
     bad = bad || any((e & vec4u(0x7f800000u)) == vec4u(0x7f800000u));
   }
   if (bad) { atomicOr(&flag[0], 1u); }
