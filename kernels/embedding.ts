@@ -20,7 +20,7 @@
 
 import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
 import { assertDType, assertSize, shapeText, type Tensor } from "./tensor.ts";
-import { wgslRowVec } from "./softmax.ts";
+import { rowVec, wgslRowVec } from "./softmax.ts";
 
 // One invocation per element of V (vec4 where C is a multiple of 4, else f32); W = C in Vs.
 const embeddingForwardWgsl = (vec: boolean) => /* wgsl */ `
@@ -246,7 +246,7 @@ export function embeddingForward(
   for (const [name, t] of [["wte", wte], ["wpe", wpe], ["wtt", wtt]] as const) {
     if (t.buffer === out.buffer) throw new GpuError(`${op}: out '${out.label}' aliases ${name}`);
   }
-  const vec = C % 4 === 0, W = vec ? C / 4 : C, wg = 256;
+  const { vec, W } = rowVec(C), wg = 256;
   const pipe = batch.gpu.pipeline(
     vec ? "embedding_forward_vec4" : "embedding_forward",
     EMBEDDING_FORWARD_WGSL[+vec],
@@ -316,7 +316,7 @@ export function embeddingBackward(
     packParams([N]),
     rows,
   );
-  const vec = C % 4 === 0, W = vec ? C / 4 : C, sfx = vec ? "_vec4" : "";
+  const { vec, W } = rowVec(C), sfx = vec ? "_vec4" : "";
   const G = vec && W % 4 === 0 ? 4 : 1, wteVariant = G === 4 ? 2 : +vec;
   batch.dispatch(
     gpu.pipeline(`embedding_backward_wte${sfx}_g${G}`, EMBEDDING_BACKWARD_WGSL.wte[wteVariant], {

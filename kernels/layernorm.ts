@@ -18,7 +18,7 @@
 
 import { type Batch, f32, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
 import { assertSize, shapeText, type Tensor } from "./tensor.ts";
-import { rowLaunch, WGSL_ROW_REDUCE, wgslRowVec } from "./softmax.ts";
+import { rowLaunch, rowVec, WGSL_ROW_REDUCE, wgslRowVec } from "./softmax.ts";
 
 // W is the row width in elements of V (C/4 for vec4), C in floats.
 const layernormForwardWgsl = (vec: boolean) => /* wgsl */ `
@@ -189,7 +189,7 @@ export function layernormForward(
     ["beta", beta],
   ]);
   if (N === 0 || C === 0) return;
-  const vec = C % 4 === 0, W = vec ? C / 4 : C;
+  const { vec, W } = rowVec(C);
   const shape = rowLaunch(batch.gpu, N, W);
   const name = vec ? "layernorm_forward_vec4" : "layernorm_forward";
   const pipe = batch.gpu.pipeline(name, LAYERNORM_WGSL.forward[+vec], shape.constants);
@@ -235,7 +235,7 @@ export function layernormBackward(
   ];
   checkAliases(op, [["dX", dX], ["dGamma", dGamma], ["dBeta", dBeta]], ins);
   if (N === 0 || C === 0) return;
-  const vec = C % 4 === 0, W = vec ? C / 4 : C;
+  const { vec, W } = rowVec(C);
   const shape = rowLaunch(batch.gpu, N, W);
   const gpu = batch.gpu;
   const name = vec ? "layernorm_backward_vec4" : "layernorm_backward";

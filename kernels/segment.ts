@@ -30,7 +30,7 @@
 import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
 import { dispatchDistinct, MAX_PARTIALS, recordFinal, scratchOf } from "./reduce.ts";
 import { assertDType, assertSize, type Tensor } from "./tensor.ts";
-import { wgslRowVec } from "./softmax.ts";
+import { rowVec, wgslRowVec } from "./softmax.ts";
 
 /** Sizes of the segment ops over a flat vector of N scores in S segments. */
 export interface SegmentDims {
@@ -282,7 +282,7 @@ export function maskedMeanForward(
   assertSize(op, "mask", mask, R * T);
   assertDType(op, "mask", mask, "f32");
   assertSize(op, "out", out, R * C);
-  const vec = C % 4 === 0, W = vec ? C / 4 : C;
+  const { vec, W } = rowVec(C);
   const { pipe, wg } = kernel(batch.gpu, vec ? "masked_mean_fwd_vec4" : "masked_mean_fwd");
   dispatchDistinct(op, batch, pipe, [x, mask, out], packParams([R, T, W]), launch1d(R * W, wg));
 }
@@ -306,7 +306,7 @@ export function maskedMeanBackward(
   assertSize(op, "mask", mask, R * T);
   assertDType(op, "mask", mask, "f32");
   assertSize(op, "dX", dX, R * T * C);
-  const vec = C % 4 === 0, W = vec ? C / 4 : C;
+  const { vec, W } = rowVec(C);
   const { pipe, wg } = kernel(batch.gpu, vec ? "masked_mean_bwd_vec4" : "masked_mean_bwd");
   dispatchDistinct(op, batch, pipe, [dOut, mask, dX], packParams([R, T, W]), launch1d(R * W, wg));
 }

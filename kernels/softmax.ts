@@ -93,6 +93,15 @@ fn hmax(v: V) -> f32 { return v; }
 fn first(v: V) -> f32 { return v; }`;
 }
 
+/**
+ * Whether rows of `width` floats are read as vec4 (the `V` of {@linkcode wgslRowVec}), and W, the
+ * row width in Vs.
+ */
+export function rowVec(width: number): { vec: boolean; W: number } {
+  const vec = width % 4 === 0;
+  return { vec, W: vec ? width / 4 : width };
+}
+
 /** Launch shape of a row kernel: override constants and workgroup count for `rows` rows. */
 export interface RowLaunch {
   constants: { WG: number; LANES: number };
@@ -250,7 +259,7 @@ export function softmaxForward(batch: Batch, probs: Tensor, x: Tensor, dims: Sof
   }
   if (mask) aliasCheck(op, ["probs", probs], [["mask", mask]]);
   if (N === 0 || L === 0) return;
-  const vec = L % 4 === 0, W = vec ? L / 4 : L;
+  const { vec, W } = rowVec(L);
   const shape = rowLaunch(batch.gpu, N, W);
   const name = `softmax_forward${inPlace ? "_inplace" : ""}${vec ? "_vec4" : ""}`;
   const pipe = batch.gpu.pipeline(name, SOFTMAX_WGSL[inPlace ? "inplace" : "forward"][+vec], {
@@ -284,7 +293,7 @@ export function softmaxBackward(
   }
   aliasCheck(op, ["dX", dX], [["dProbs", dProbs], ["probs", probs]]);
   if (N === 0 || L === 0) return;
-  const vec = L % 4 === 0, W = vec ? L / 4 : L;
+  const { vec, W } = rowVec(L);
   const shape = rowLaunch(batch.gpu, N, W);
   const name = vec ? "softmax_backward_vec4" : "softmax_backward";
   const pipe = batch.gpu.pipeline(name, SOFTMAX_WGSL.backward[+vec], shape.constants);
