@@ -191,7 +191,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }`;
 
 const EMBEDDING_BACKWARD_WGSL = {
-  wte: [embeddingWteWgsl(false, 1), embeddingWteWgsl(true, 1), embeddingWteWgsl(true, 4)],
+  // Keyed by the pipeline-name suffix: scalar rows, vec4 rows, vec4 rows 16 channels at a time.
+  wte: {
+    "": embeddingWteWgsl(false, 1),
+    "_vec4": embeddingWteWgsl(true, 1),
+    "_vec4_g4": embeddingWteWgsl(true, 4),
+  },
   posType: [embeddingPosTypeWgsl(false), embeddingPosTypeWgsl(true)],
 };
 
@@ -317,11 +322,9 @@ export function embeddingBackward(
     rows,
   );
   const { vec, W } = rowVec(C), sfx = vec ? "_vec4" : "";
-  const G = vec && W % 4 === 0 ? 4 : 1, wteVariant = G === 4 ? 2 : +vec;
+  const G = vec && W % 4 === 0 ? 4 : 1, wte = G === 4 ? "_vec4_g4" : sfx;
   batch.dispatch(
-    gpu.pipeline(`embedding_backward_wte${sfx}_g${G}`, EMBEDDING_BACKWARD_WGSL.wte[wteVariant], {
-      WG: wg,
-    }),
+    gpu.pipeline(`embedding_backward_wte${wte}`, EMBEDDING_BACKWARD_WGSL.wte[wte], { WG: wg }),
     [dOut, ids, links, dWte],
     packParams([N, W, V]),
     grid(Math.ceil((N * W) / G / wg)),

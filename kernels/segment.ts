@@ -548,19 +548,8 @@ export function nllLossForward(
   const chunk = Math.max(NLL_DIRECT / 4, Math.ceil(S / MAX_PARTIALS));
   const groups = Math.ceil(S / chunk);
   const partials = scratchOf(batch.gpu);
-  dispatchDistinct(
-    op,
-    batch,
-    pipe,
-    [logp, offsets, targets, partials, ...extra],
-    packParams([
-      S,
-      N,
-      chunk,
-      0,
-    ]),
-    [groups],
-  );
+  const bufs = [logp, offsets, targets, partials, ...extra];
+  dispatchDistinct(op, batch, pipe, bufs, packParams([S, N, chunk, 0]), [groups]);
   recordFinal(op, batch, loss, partials, groups, false, -1 / S);
 }
 
@@ -600,7 +589,8 @@ const KERNELS: Record<string, { code: string; wg: (gpu: Gpu) => number }> = {
   masked_mean_bwd_vec4: { code: maskedMeanBackwardWgsl(true), wg: wgSize },
   gather_fwd: { code: GATHER_FWD_WGSL, wg: wgSize },
   gather_bwd: { code: pickBackwardWgsl("gather"), wg: wgSize },
-  // One workgroup reduces the whole loss: as wide as the device runs well.
+  // One workgroup reduces the whole loss, or a slice of it when S is large: as wide as the device
+  // runs well.
   nll_loss_fwd: { code: NLL_FWD_WGSL(false), wg: (gpu) => gpu.isSoftware ? 64 : 256 },
   nll_loss_fwd_weighted: { code: NLL_FWD_WGSL(true), wg: (gpu) => gpu.isSoftware ? 64 : 256 },
   nll_loss_bwd: { code: pickBackwardWgsl("nll"), wg: wgSize },
