@@ -11,7 +11,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { OraclePolicy, type Policy, RandomPolicy, runEpisode } from "../env/policies.ts";
 import { getReward } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
@@ -23,7 +22,7 @@ import {
   writeSyntheticCatalog,
 } from "../env/synthetic.ts";
 import { WebShopEnv } from "../env/webshop_env.ts";
-import { usageError } from "./_cli.ts";
+import { parseFlags, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task bench:env [options]
   --sizes <list>     catalog sizes, comma-separated (default 1000,100000)
@@ -181,27 +180,12 @@ function rewardsPerSecond(seconds: number, repeats: number): number {
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        sizes: { type: "string" },
-        seconds: { type: "string" },
-        repeats: { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
+  const v = parseFlags("bench:env", USAGE, {
+    sizes: { type: "string" },
+    seconds: { type: "string" },
+    repeats: { type: "string" },
+  });
+  if (!v) return;
   const sizes = (v.sizes ?? "1000,100000").split(",").map((s) => Number(s.trim()));
   if (sizes.some((s) => !Number.isInteger(s) || s < 1)) {
     fail(`--sizes must list positive integers, got "${v.sizes}"`);

@@ -12,14 +12,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { requestGpu } from "../kernels/device.ts";
 import { tensor } from "../kernels/tensor.ts";
 import { BertModel } from "../model/bert.ts";
 import { loadHfBert } from "../model/checkpoint.ts";
 import { encodeNpy } from "../model/safetensors.ts";
 import { BertTokenizer, webshopProcess } from "../model/tokenizer.ts";
-import { usageError } from "./_cli.ts";
+import { parseFlags, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task encode --model <dir> --text "..." [options]
   --model <dir>        Hugging Face BERT folder (config.json, weights, tokenizer.json)
@@ -36,29 +35,16 @@ function fail(msg: string): never {
 }
 
 async function main(): Promise<void> {
-  let args;
-  try {
-    args = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        model: { type: "string" },
-        text: { type: "string", multiple: true },
-        tokenizer: { type: "string" },
-        "max-length": { type: "string" },
-        truncation: { type: "string", default: "left" },
-        out: { type: "string" },
-        webshop: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    }).values;
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return;
-  }
+  const args = parseFlags("encode", USAGE, {
+    model: { type: "string" },
+    text: { type: "string", multiple: true },
+    tokenizer: { type: "string" },
+    "max-length": { type: "string" },
+    truncation: { type: "string", default: "left" },
+    out: { type: "string" },
+    webshop: { type: "boolean" },
+  });
+  if (!args) return;
   if (!args.model) fail("--model is required");
   if (!args.text?.length) fail("--text is required");
   const side = args.truncation;

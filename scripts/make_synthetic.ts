@@ -11,7 +11,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import seedrandom from "seedrandom";
 import { generateDemonstrations, writeDemonstrations } from "../env/demos.ts";
 import { ExpertPolicy } from "../env/expert.ts";
@@ -21,7 +20,7 @@ import {
   writeSyntheticCatalog,
 } from "../env/synthetic.ts";
 import { goalIndicesForSplit, type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
-import { intFlag, usageError } from "./_cli.ts";
+import { intFlag, parseFlags, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task make:synthetic --out <dir> [options]
   --out <dir>            folder to write (created if missing)
@@ -44,30 +43,17 @@ function intArg(name: string, v: string | undefined, dflt: number | undefined, m
 }
 
 async function main(): Promise<void> {
-  let args;
-  try {
-    args = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        out: { type: "string" },
-        products: { type: "string" },
-        seed: { type: "string" },
-        goals: { type: "string" },
-        demos: { type: "string" },
-        "demo-split": { type: "string", default: "all" },
-        "demo-seed": { type: "string" },
-        "reward-mode": { type: "string", default: "corrected" },
-        help: { type: "boolean" },
-      },
-    }).values;
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return;
-  }
+  const args = parseFlags("make:synthetic", USAGE, {
+    out: { type: "string" },
+    products: { type: "string" },
+    seed: { type: "string" },
+    goals: { type: "string" },
+    demos: { type: "string" },
+    "demo-split": { type: "string", default: "all" },
+    "demo-seed": { type: "string" },
+    "reward-mode": { type: "string", default: "corrected" },
+  });
+  if (!args) return;
   if (!args.out) fail("--out is required");
   const numProducts = intArg("products", args.products, 1000, 1)!;
   const seed = intArg("seed", args.seed, 0)!;

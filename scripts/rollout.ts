@@ -11,13 +11,12 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { OraclePolicy, type Policy, RandomPolicy, runEpisode } from "../env/policies.ts";
 import type { RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
 import { openCatalog } from "../env/synthetic.ts";
 import { goalIndicesForSplit, type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
-import { intFlag, usageError } from "./_cli.ts";
+import { intFlag, parseFlags, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task rollout [options]
   --catalog <c>        "synthetic" (default) or a WebShop data folder
@@ -49,36 +48,21 @@ function oneOf<T extends string>(name: string, v: string | undefined, dflt: T, a
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        catalog: { type: "string" },
-        products: { type: "string" },
-        policy: { type: "string" },
-        episodes: { type: "string" },
-        split: { type: "string" },
-        goals: { type: "string" },
-        "reward-mode": { type: "string" },
-        seed: { type: "string" },
-        "step-limit": { type: "string" },
-        observation: { type: "string" },
-        "human-queries": { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
+  const v = parseFlags("rollout", USAGE, {
+    catalog: { type: "string" },
+    products: { type: "string" },
+    policy: { type: "string" },
+    episodes: { type: "string" },
+    split: { type: "string" },
+    goals: { type: "string" },
+    "reward-mode": { type: "string" },
+    seed: { type: "string" },
+    "step-limit": { type: "string" },
+    observation: { type: "string" },
+    "human-queries": { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  if (!v) return;
   const source = v.catalog ?? "synthetic";
   const numProducts = intArg("products", v.products, 1000, 1);
   const policyName = oneOf("policy", v.policy, "random", ["random", "oracle"]);

@@ -12,12 +12,11 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { readDemonstrations, replayDemonstrations } from "../env/demos.ts";
 import { PRODUCT_WINDOW } from "../env/search.ts";
 import { type LoadedCatalog, openCatalog } from "../env/synthetic.ts";
 import { type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
-import { intFlag, usageError } from "./_cli.ts";
+import { intFlag, parseFlags, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task shop [options]
   --catalog <c>          "synthetic" (default) or a WebShop data folder
@@ -158,31 +157,18 @@ async function play(cat: LoadedCatalog, env: WebShopEnv, goal: number | undefine
 }
 
 async function main(): Promise<void> {
-  let args;
-  try {
-    args = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        catalog: { type: "string", default: "synthetic" },
-        products: { type: "string" },
-        "synthetic-seed": { type: "string" },
-        goal: { type: "string" },
-        split: { type: "string", default: "test" },
-        seed: { type: "string" },
-        observation: { type: "string", default: "text_rich" },
-        "reward-mode": { type: "string", default: "corrected" },
-        replay: { type: "string" },
-        help: { type: "boolean" },
-      },
-    }).values;
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return;
-  }
+  const args = parseFlags("shop", USAGE, {
+    catalog: { type: "string", default: "synthetic" },
+    products: { type: "string" },
+    "synthetic-seed": { type: "string" },
+    goal: { type: "string" },
+    split: { type: "string", default: "test" },
+    seed: { type: "string" },
+    observation: { type: "string", default: "text_rich" },
+    "reward-mode": { type: "string", default: "corrected" },
+    replay: { type: "string" },
+  });
+  if (!args) return;
   const split = args.split as GoalSplit;
   if (!["test", "eval", "train", "all"].includes(split)) {
     fail(`--split must be test, eval, train or all, got "${split}"`);
