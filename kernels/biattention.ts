@@ -133,12 +133,9 @@ export function writeBiAttentionIndex(bufs: BiAttentionBuffers, sizes: readonly 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Batched 16×16-tiled matmul with the state indirection of BiAttention:
-//   out[z, m, n] (+)= colScale[n]? · Σ_k A(z, m, k)·kScale[k]? · B(z', k, n)  (+ scores epilogue)
-// A(z, m, k) = a[z·aZ + m·am + k·ak], B(z', k, n) = b[z'·bZ + k·bk + n·bn], z' = stateOf[z] when
-// B_INDIRECT. GROUPED: z is a state, k runs over the rows of its actions' tokens,
-// [offsets[z]·kMul, offsets[z+1]·kMul), addressed absolutely (aZ = bZ = 0).
-const BMM_WGSL = /* wgsl */ `
+// What both BiAttention products share: the compile-time options, the uniform block, the
+// bindings, B's batch and the k range of matrix z, and the epilogue of one output.
+const BMM_COMMON = /* wgsl */ `
 override SCALE_K: bool = false;
 override SCALE_N: bool = false;
 override B_INDIRECT: bool = false;
@@ -160,6 +157,38 @@ struct Params {
 @group(0) @binding(6) var<storage, read> dots: array<f32>;
 @group(0) @binding(7) var<storage, read> mask: array<f32>;
 
+// Matrix z's batch of B: stateOf[z] when B_INDIRECT.
+fn bBatch(z: u32) -> u32 {
+  if (B_INDIRECT) { return idx[z]; }
+  return z;
+}
+
+// The k range [x, y) of matrix z: its actions' token rows when GROUPED, else all of K.
+fn kRange(z: u32) -> vec2u {
+  if (GROUPED) { return vec2u(idx[p.nA + z], idx[p.nA + z + 1u]) * p.kMul; }
+  return vec2u(0u, p.K);
+}
+
+// Stores out[z, row, col] from its product acc: column scale, score terms, accumulation.
+fn store(z: u32, zb: u32, row: u32, col: u32, product: f32) {
+  var acc = product;
+  let o = z * p.oZ + row * p.N + col;
+  if (SCALE_N) { acc *= vec[col]; }
+  if (SCORES) {
+    acc += dots[z * p.M + row] + dots[p.memDots + zb * p.N + col]
+      - 1e30 * (1.0 - mask[zb * p.N + col]);
+  }
+  if (ACCUM) { acc += out[o]; }
+  out[o] = acc;
+}
+`;
+
+// Batched 16×16-tiled matmul with the state indirection of BiAttention:
+//   out[z, m, n] (+)= colScale[n]? · Σ_k A(z, m, k)·kScale[k]? · B(z', k, n)  (+ scores epilogue)
+// A(z, m, k) = a[z·aZ + m·am + k·ak], B(z', k, n) = b[z'·bZ + k·bk + n·bn], z' = stateOf[z] when
+// B_INDIRECT. GROUPED: z is a state, k runs over the rows of its actions' tokens,
+// [offsets[z]·kMul, offsets[z+1]·kMul), addressed absolutely (aZ = bZ = 0).
+const BMM_WGSL = /* wgsl */ `${BMM_COMMON}
 var<workgroup> As: array<array<f32, 16>, 16>;
 var<workgroup> Bs: array<array<f32, 17>, 16>;
 
@@ -168,11 +197,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let z = wid.z;
   let row = wid.y * 16u + lid.y;
   let col = wid.x * 16u + lid.x;
-  var zb = z;
-  if (B_INDIRECT) { zb = idx[z]; }
-  var k0 = 0u;
-  var k1 = p.K;
-  if (GROUPED) { k0 = idx[p.nA + z] * p.kMul; k1 = idx[p.nA + z + 1u] * p.kMul; }
+  let zb = bBatch(z);
+  let ks = kRange(z);
+  let k0 = ks.x;
+  let k1 = ks.y;
   let aBase = z * p.aZ;
   let bBase = zb * p.bZ;
   var acc = 0.0;
@@ -195,52 +223,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     workgroupBarrier();
   }
   if (row >= p.M || col >= p.N) { return; }
-  let o = z * p.oZ + row * p.N + col;
-  if (SCALE_N) { acc *= vec[col]; }
-  if (SCORES) {
-    acc += dots[z * p.M + row] + dots[p.memDots + zb * p.N + col]
-      - 1e30 * (1.0 - mask[zb * p.N + col]);
-  }
-  if (ACCUM) { acc += out[o]; }
-  out[o] = acc;
+  store(z, zb, row, col, acc);
 }`;
 
 // The same product for CPU rasterisers: each invocation keeps a 4×4 block of out in registers
 // and loads A and B straight from storage (no workgroup memory, no barriers), clamping indices
 // so every load runs with all lanes active; an 8×8 workgroup covers a 32×32 tile.
-const BMM_REG_WGSL = /* wgsl */ `
-override SCALE_K: bool = false;
-override SCALE_N: bool = false;
-override B_INDIRECT: bool = false;
-override GROUPED: bool = false;
-override ACCUM: bool = false;
-override SCORES: bool = false;
-struct Params {
-  M: u32, N: u32, K: u32, am: u32,
-  ak: u32, aZ: u32, bk: u32, bn: u32,
-  bZ: u32, oZ: u32, nA: u32, kMul: u32,
-  memDots: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read> idx: array<u32>;
-@group(0) @binding(5) var<storage, read> vec: array<f32>;
-@group(0) @binding(6) var<storage, read> dots: array<f32>;
-@group(0) @binding(7) var<storage, read> mask: array<f32>;
-
+const BMM_REG_WGSL = /* wgsl */ `${BMM_COMMON}
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let z = wid.z;
   let m0 = (wid.y * 8u + lid.y) * 4u;
   let n0 = (wid.x * 8u + lid.x) * 4u;
   if (m0 >= p.M || n0 >= p.N) { return; }
-  var zb = z;
-  if (B_INDIRECT) { zb = idx[z]; }
-  var k0 = 0u;
-  var k1 = p.K;
-  if (GROUPED) { k0 = idx[p.nA + z] * p.kMul; k1 = idx[p.nA + z + 1u] * p.kMul; }
+  let zb = bBatch(z);
+  let ks = kRange(z);
+  let k0 = ks.x;
+  let k1 = ks.y;
   let aBase = z * p.aZ;
   let bBase = zb * p.bZ;
   let a0 = aBase + min(m0, p.M - 1u) * p.am;
@@ -273,15 +272,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     for (var j = 0u; j < 4u; j++) {
       let col = n0 + j;
       if (col >= p.N) { break; }
-      var acc = rows[i][j];
-      let o = z * p.oZ + row * p.N + col;
-      if (SCALE_N) { acc *= vec[col]; }
-      if (SCORES) {
-        acc += dots[z * p.M + row] + dots[p.memDots + zb * p.N + col]
-          - 1e30 * (1.0 - mask[zb * p.N + col]);
-      }
-      if (ACCUM) { acc += out[o]; }
-      out[o] = acc;
+      store(z, zb, row, col, rows[i][j]);
     }
   }
 }`;
