@@ -20,6 +20,7 @@
  * @module
  */
 
+import { writeTextAtomically } from "./files.ts";
 import { checkIlTrajectory } from "./loaders.ts";
 import type { Policy } from "./policies.ts";
 import type { RawIlTrajectory } from "./types.ts";
@@ -279,35 +280,15 @@ export async function writeDemonstrations(
   path: string,
   demos: Iterable<RawIlTrajectory> | AsyncIterable<RawIlTrajectory>,
 ): Promise<number> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  const enc = new TextEncoder();
   let n = 0;
-  let chunk = "";
-  try {
-    for await (const d of demos as AsyncIterable<RawIlTrajectory>) {
-      chunk += JSON.stringify(d) + "\n";
+  async function* lines(): AsyncGenerator<string> {
+    for await (const d of demos) {
       n++;
-      // Batched writes: one syscall per ~1 MB instead of per line.
-      if (chunk.length > 1 << 20) {
-        await writeAll(file, enc.encode(chunk));
-        chunk = "";
-      }
+      yield JSON.stringify(d) + "\n";
     }
-    if (chunk.length > 0) await writeAll(file, enc.encode(chunk));
-  } catch (e) {
-    file.close();
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
   }
-  file.close();
-  await Deno.rename(tmp, path);
+  await writeTextAtomically(path, lines());
   return n;
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await file.write(bytes.subarray(off));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
  */
 
 import seedrandom from "seedrandom";
+import { mulberry32 } from "../kernels/random.ts";
 import { type GoalSplits, makeGoals, PyRandom, splitGoals, WEBSHOP_HUMAN_GOALS } from "./goals.ts";
 import {
   type Catalog,
@@ -24,6 +25,7 @@ import {
   loadCatalogFromDir,
   loadCatalogFromRecords,
 } from "./loaders.ts";
+import { writeTextAtomically } from "./files.ts";
 import { normalizeColor } from "./normalize.ts";
 import {
   ATTRIBUTE_BULLETS,
@@ -112,21 +114,6 @@ interface Draft {
 }
 
 const SEP = " › ";
-
-/**
- * A tiny seeded stream for one product's text: seeding an Alea per product costs more than
- * writing the text, and a lookalike must be able to redraw its base's text from the seed alone.
- */
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[Math.floor(rng() * xs.length)];
@@ -231,6 +218,8 @@ export function processInstruction(instruction: string): string {
 
 /** Writes the product's title, bullets and description from its draft (deterministic in it). */
 function writeText(d: Draft): { bullets: string[]; description: string } {
+  // A tiny seeded stream per product: seeding an Alea per product costs more than writing the
+  // text, and a lookalike must be able to redraw its base's text from the seed alone.
   const rng = mulberry32(d.textSeed);
   const t = d.type;
   const noun = t.noun;
@@ -796,37 +785,6 @@ export async function openCatalog(
   };
 }
 
-/** Writes `text` pieces to `path` through a temporary file renamed into place at the end. */
-async function writeAtomically(path: string, pieces: Iterable<string>): Promise<number> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  const enc = new TextEncoder();
-  let bytes = 0;
-  let chunk = "";
-  const flush = async () => {
-    const b = enc.encode(chunk);
-    let off = 0;
-    while (off < b.length) off += await file.write(b.subarray(off));
-    bytes += b.length;
-    chunk = "";
-  };
-  try {
-    for (const p of pieces) {
-      chunk += p;
-      // One write per ~4 MB: the 100k-product file is ~280 MB, too big for one string.
-      if (chunk.length > 1 << 22) await flush();
-    }
-    await flush();
-  } catch (e) {
-    file.close();
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-  file.close();
-  await Deno.rename(tmp, path);
-  return bytes;
-}
-
 function* jsonArrayPieces(xs: readonly unknown[]): Iterable<string> {
   yield "[";
   for (let i = 0; i < xs.length; i++) yield (i > 0 ? ",\n" : "\n") + JSON.stringify(xs[i]);
@@ -855,23 +813,23 @@ export async function writeSyntheticCatalog(
   const names = syntheticFileNames(catalog.products.length);
   const at = (n: string) => `${dir.replace(/\/$/, "")}/${n}`;
   const out: Record<string, number> = {};
-  out[names.products] = await writeAtomically(
+  out[names.products] = await writeTextAtomically(
     at(names.products),
     jsonArrayPieces(catalog.products),
   );
-  out[names.attributes] = await writeAtomically(
+  out[names.attributes] = await writeTextAtomically(
     at(names.attributes),
     jsonObjectPieces(catalog.attributes),
   );
-  out[names.humanInstructions] = await writeAtomically(
+  out[names.humanInstructions] = await writeTextAtomically(
     at(names.humanInstructions),
     jsonObjectPieces(catalog.humanInstructions),
   );
-  out[names.humanGoals] = await writeAtomically(
+  out[names.humanGoals] = await writeTextAtomically(
     at(names.humanGoals),
     jsonArrayPieces(catalog.humanGoals),
   );
-  out[names.goalQueryMap] = await writeAtomically(
+  out[names.goalQueryMap] = await writeTextAtomically(
     at(names.goalQueryMap),
     jsonObjectPieces(catalog.goalQueryMap),
   );
