@@ -17,23 +17,13 @@ import { copyCpu } from "../cpu/copy.ts";
 import { linearBackward, linearForward, type MatmulKernel, matmulWith } from "../matmul.ts";
 import { linearBackwardCpu, linearForwardCpu, matmulCpu } from "../cpu/matmul.ts";
 import { type Tensor, tensor } from "../tensor.ts";
+import { values } from "./values.ts";
 import type { BenchCase, BenchInstance } from "./types.ts";
 
 /** A {@linkcode BenchInstance} whose `cpu()` does only `cpuFraction` of the work. */
 export interface ScaledBenchInstance extends BenchInstance {
   /** Fraction of the case's work one `cpu()` call does; the harness divides its time by it. */
   cpuFraction?: number;
-}
-
-/** Seeded uniform values in [-1, 1): cheap to make at millions of elements. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2147483648 - 1;
-  }
-  return out;
 }
 
 /** Rows of the CPU slice: at most 64, so one CPU run stays well under a second. */

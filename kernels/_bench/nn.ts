@@ -37,18 +37,8 @@ import { embeddingBackwardCpu, embeddingForwardCpu } from "../cpu/embedding.ts";
 import { layernormBackwardCpu, layernormForwardCpu } from "../cpu/layernorm.ts";
 import { addIntoCpu, residualForwardCpu } from "../cpu/residual.ts";
 import { softmaxBackwardCpu, softmaxForwardCpu } from "../cpu/softmax.ts";
+import { values } from "./values.ts";
 import type { BenchCase } from "./types.ts";
-
-/** Seeded uniform values in [-1, 1): cheap to make at millions of elements. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    out[i] = a / 2147483648 - 1;
-  }
-  return out;
-}
 
 /** Tensors of `n` seeded values each, freed together. */
 function pool(gpu: Gpu) {

@@ -40,18 +40,8 @@ import {
   segmentLogSoftmaxForward,
 } from "../segment.ts";
 import { type Tensor, tensor } from "../tensor.ts";
+import { values } from "./values.ts";
 import type { BenchCase } from "./types.ts";
-
-/** Seeded uniform values in [-1, 1): cheap to make at tens of millions of elements. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    out[i] = a / 2147483648 - 1;
-  }
-  return out;
-}
 
 /** Shapes of the parameters of one BERT-base encoder layer (Hugging Face order). */
 const BERT_LAYER: [string, number[]][] = [
