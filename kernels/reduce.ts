@@ -198,24 +198,29 @@ function checkCount(op: string, n: number): void {
  * ```
  */
 export function sumForward(batch: Batch, out: Tensor, x: Tensor, n: number = x.size): void {
-  const op = "sumForward";
-  checkCount(op, n);
-  assertSize(op, "x", x, n);
-  assertSize(op, "out", out, 1);
-  const scratch = scratchOf(batch.gpu);
-  const m = recordPartials(op, batch, scratch, 0, x, n, false);
-  recordFinal(op, batch, out, scratch, m, false);
+  recordScaledSum("sumForward", batch, out, x, n, 1);
 }
 
 /** Records out[0] = mean of the first `n` elements of x (default all); NaN when n is 0. */
 export function meanForward(batch: Batch, out: Tensor, x: Tensor, n: number = x.size): void {
-  const op = "meanForward";
+  recordScaledSum("meanForward", batch, out, x, n, 1 / n);
+}
+
+/** Records out[0] = scale · (sum of the first `n` elements of x): sumForward and meanForward. */
+function recordScaledSum(
+  op: string,
+  batch: Batch,
+  out: Tensor,
+  x: Tensor,
+  n: number,
+  scale: number,
+): void {
   checkCount(op, n);
   assertSize(op, "x", x, n);
   assertSize(op, "out", out, 1);
   const scratch = scratchOf(batch.gpu);
   const m = recordPartials(op, batch, scratch, 0, x, n, false);
-  recordFinal(op, batch, out, scratch, m, false, 1 / n);
+  recordFinal(op, batch, out, scratch, m, false, scale);
 }
 
 /** Sizes of {@linkcode rowMaxForward}: N rows of L elements. */
