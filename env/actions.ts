@@ -71,7 +71,12 @@ export function searchTexts(
 ): string[] {
   const inst = goal.instruction_text;
   if (goalQueryMap) {
-    return [...(goalQueryMap.get(instructionWithoutPrice(inst)) ?? []), inst.toLowerCase()];
+    // Keys are the instruction as written (WebShop's file), or processed as human_goals.json
+    // writes it (lower case, no quotes): the synthetic catalog's map uses the second form.
+    const key = instructionWithoutPrice(inst);
+    const queries = goalQueryMap.get(key) ??
+      goalQueryMap.get(key.toLowerCase().replaceAll('"', "").replaceAll("'", "").trim()) ?? [];
+    return [...queries, inst.toLowerCase()];
   }
   return [goal.query, ...goal.attributes.map((a) => `${a} ${goal.query}`), inst.toLowerCase()];
 }

@@ -46,13 +46,10 @@ import {
   gatherForward,
   maskedMeanBackward,
   maskedMeanForward,
-  nllLossBackward,
-  nllLossForward,
   segmentLogSoftmaxBackward,
   segmentLogSoftmaxForward,
 } from "../kernels/segment.ts";
-import { clipByGlobalNorm, globalNormForward, globalNormScratchSize } from "../kernels/reduce.ts";
-import { AdamW, type AdamWConfig, adamwStep, zeroGrad } from "../kernels/adamw.ts";
+import { zeroGrad } from "../kernels/adamw.ts";
 import { type BertConfig, validateBertConfig } from "./config.ts";
 import {
   bertForwardFlops,
@@ -183,12 +180,13 @@ export interface ChoiceBatch {
 
 /**
  * Pads token id lists into a {@linkcode ChoiceBatch}: `states[s]` and the id lists of its valid
- * actions `actions[s]`, padded with 0 ([PAD]) to the longest (or to `stateLen`/`actionLen`).
+ * actions `actions[s]`, padded with `padId` (default 0, BERT's [PAD]) to the longest (or to
+ * `stateLen`/`actionLen`).
  */
 export function packChoiceBatch(
   states: readonly (readonly number[])[],
   actions: readonly (readonly (readonly number[])[])[],
-  opts: { stateLen?: number; actionLen?: number } = {},
+  opts: { stateLen?: number; actionLen?: number; padId?: number } = {},
 ): ChoiceBatch {
   if (states.length !== actions.length) {
     throw new RangeError(
@@ -199,7 +197,8 @@ export function packChoiceBatch(
   const Ts = opts.stateLen ?? Math.max(1, ...states.map((s) => s.length));
   const Ta = opts.actionLen ?? Math.max(1, ...flat.map((a) => a.length));
   const pad = (rows: readonly (readonly number[])[], T: number, what: string) => {
-    const ids = new Uint32Array(rows.length * T), mask = new Float32Array(rows.length * T);
+    const ids = new Uint32Array(rows.length * T).fill(opts.padId ?? 0);
+    const mask = new Float32Array(rows.length * T);
     rows.forEach((r, i) => {
       if (r.length > T) {
         throw new RangeError(`packChoiceBatch: ${what} ${i} has ${r.length} tokens, over ${T}`);
@@ -245,28 +244,6 @@ export interface ChoiceCapacity {
   train: boolean;
 }
 
-/** Options of {@linkcode ChoiceModel.trainStep}. */
-export interface TrainStepOptions {
-  /** Learning rate of this step. */
-  lr: number;
-  /** Max global gradient norm (torch clip_grad_norm_); 0 or absent: no clipping. */
-  clip?: number;
-  /** AdamW settings other than lr, fixed when the optimizer is first made (default 0 decay). */
-  weightDecay?: number;
-  betas?: readonly [number, number];
-  eps?: number;
-  /** Seed of the dropout masks; default a counter of steps. */
-  seed?: number;
-}
-
-/** Handles of what a training step computed; read them only when needed (each read syncs). */
-export interface TrainStepResult {
-  /** Mean NLL of the chosen actions (1). */
-  loss: Tensor;
-  /** Global gradient norm before clipping (1). */
-  gradNorm: Tensor;
-}
-
 /** Model activations and scratch for one capacity. */
 interface ChoiceBuffers {
   cap: ChoiceCapacity;
@@ -295,10 +272,7 @@ interface ChoiceBuffers {
   vact: Tensor;
   values: Tensor;
   chosen: Tensor;
-  loss: Tensor;
-  one: Tensor;
   // Backward.
-  dLogp: Tensor;
   dScore: Tensor;
   dPooled: Tensor;
   dZ: Tensor;
@@ -345,9 +319,6 @@ export class ChoiceModel {
   #bufs: ChoiceBuffers | null = null;
   #dims: ChoiceDims | null = null;
   #forwarded: { train: boolean; values: boolean } | null = null;
-  #opt: AdamW | null = null;
-  #norm: { out: Tensor; scratch: Tensor } | null = null;
-  #steps = 0;
   #sizes: number[] = [];
 
   private constructor(gpu: Gpu, config: ChoiceConfig, bert: BertModel) {
@@ -440,13 +411,34 @@ export class ChoiceModel {
     return this.#dims;
   }
 
-  /** Allocates every buffer for batches up to `cap`, once (a larger batch reallocates). */
+  /** Segment offsets (S + 1, u32) of the uploaded batch: the group of each state's actions. */
+  get offsets(): Tensor {
+    const d = this.dims;
+    return this.#bufs!.offsets.view([d.S + 1]);
+  }
+
+  /** Valid actions per state of the uploaded batch. */
+  get sizes(): readonly number[] {
+    return this.#sizes;
+  }
+
+  /**
+   * Allocates every buffer for batches up to `cap`, once (a larger batch reallocates). With
+   * `train` BERT keeps every layer's activations for a backward; without it (the default of an
+   * automatic reserve) the buffers are inference-only, and a later backward upgrades them.
+   */
   reserve(cap: ChoiceCapacity): void {
     const old = this.#bufs?.cap;
-    if (
-      old && old.states >= cap.states && old.actions >= cap.actions &&
-      old.stateLen >= cap.stateLen && old.actionLen >= cap.actionLen && (old.train || !cap.train)
-    ) return;
+    const fits = old && old.states >= cap.states && old.actions >= cap.actions &&
+      old.stateLen >= cap.stateLen && old.actionLen >= cap.actionLen;
+    if (fits && (old.train || !cap.train)) return;
+    if (fits && cap.train) {
+      // Only BERT's records depend on training; the head's buffers and the uploaded inputs stay.
+      this.bert.reserve("state", old.states, old.stateLen, true);
+      this.bert.reserve("action", old.actions, old.actionLen, true);
+      old.train = true;
+      return;
+    }
     const c = this.config, C = c.bert.hiddenSize, V = c.valueHidden;
     const S = cap.states, A = cap.actions, Ts = cap.stateLen, Ta = cap.actionLen;
     for (const [k, v] of Object.entries({ S, A, Ts, Ta })) {
@@ -487,9 +479,6 @@ export class ChoiceModel {
       vact: f([S, V], "value act"),
       values: f([S], "values"),
       chosen: f([S], "chosen logp"),
-      loss: f([1], "loss"),
-      one: tensor(this.gpu, [1], "choice one", [1]),
-      dLogp: f([A], "dLogp"),
       dScore: f([A], "dScore"),
       dPooled: f([A, C], "dPooled"),
       dZ: f([A, Ta, C], "dZ"),
@@ -507,9 +496,10 @@ export class ChoiceModel {
 
   /**
    * Validates and uploads a batch (queue writes, ordered before the next submit). Grows the
-   * buffers when the batch is larger than the reserved capacity.
+   * buffers when the batch is larger than the reserved capacity; `backward` makes them keep the
+   * activations a backward needs (inference buffers otherwise).
    */
-  setInputs(inp: ChoiceBatch): ChoiceDims {
+  setInputs(inp: ChoiceBatch, opts: { backward?: boolean } = {}): ChoiceDims {
     const op = "ChoiceModel.setInputs", c = this.config;
     const S = inp.sizes.length, A = inp.sizes.reduce((x, y) => x + y, 0);
     const Ts = inp.stateLen, Ta = inp.actionLen;
@@ -567,9 +557,9 @@ export class ChoiceModel {
         actions: Math.max(A, cap?.actions ?? 0),
         stateLen: Math.max(Ts, cap?.stateLen ?? 0),
         actionLen: Math.max(Ta, cap?.actionLen ?? 0),
-        train: cap?.train ?? true,
+        train: (cap?.train ?? false) || !!opts.backward,
       });
-    }
+    } else if (opts.backward && !cap.train) this.reserve({ ...cap, train: true });
     const b = this.#bufs!;
     const Tm = Ts + (c.image ? 1 : 0), off = c.image ? 1 : 0;
     b.stateIds.write(inp.stateIds);
@@ -730,14 +720,6 @@ export class ChoiceModel {
     return b.chosen.view([d.S]);
   }
 
-  /** Records WebShop's imitation loss (mean NLL of the targets) and writes its dLogp. */
-  lossForwardBackward(batch: Batch): { loss: Tensor; dLogp: Tensor } {
-    const d = this.dims, b = this.#bufs!;
-    nllLossForward(batch, b.loss, b.logp, b.offsets, b.targets, { S: d.S, N: d.A });
-    nllLossBackward(batch, b.dLogp, b.one, b.offsets, b.targets, { S: d.S, N: d.A });
-    return { loss: b.loss.view([1]), dLogp: b.dLogp.view([d.A]) };
-  }
-
   /** Records zeroing of every gradient (backward accumulates). */
   zeroGrad(batch: Batch): void {
     zeroGrad(batch, this.parameters().map((p) => p.grad));
@@ -879,89 +861,28 @@ export class ChoiceModel {
     this.bert.backward(batch, b.dHs.view([S, Ts, C]), "state");
   }
 
-  /** The optimizer over {@linkcode ChoiceModel.parameters}, made on first use with `config`. */
-  optimizer(config: AdamWConfig = { lr: 2e-5, weightDecay: 0 }): AdamW {
-    this.#opt ??= new AdamW(this.gpu, this.parameters(), config);
-    return this.#opt;
-  }
-
   /**
-   * Uploads a batch and its targets and submits ONE batch: forward (dropout on) → loss →
-   * backward → global grad norm (→ clip) → AdamW. Nothing is read back: the returned loss and
-   * norm are GPU tensors to read when logging.
-   */
-  trainStep(
-    inputs: ChoiceBatch,
-    targets: readonly number[],
-    opts: TrainStepOptions,
-  ): TrainStepResult {
-    this.setInputs(inputs);
-    this.setTargets(targets);
-    const opt = this.optimizer({
-      lr: opts.lr,
-      weightDecay: opts.weightDecay ?? 0,
-      betas: opts.betas,
-      eps: opts.eps,
-    });
-    const grads = this.parameters().map((p) => p.grad);
-    const norm = this.#normBuffers(grads);
-    const seed = opts.seed ?? this.#steps;
-    this.#steps++;
-    const batch = this.gpu.batch("choice train step");
-    this.zeroGrad(batch);
-    this.forward(batch, { train: true, seed });
-    const { loss, dLogp } = this.lossForwardBackward(batch);
-    this.backward(batch, dLogp);
-    globalNormForward(batch, norm.out, norm.scratch, grads);
-    if (opts.clip && opts.clip > 0) clipByGlobalNorm(batch, grads, norm.out, opts.clip);
-    opt.step(batch, opts.lr);
-    batch.submit();
-    return { loss, gradNorm: norm.out };
-  }
-
-  #normBuffers(grads: Tensor[]): { out: Tensor; scratch: Tensor } {
-    this.#norm ??= {
-      out: tensor(this.gpu, [1], "grad norm"),
-      scratch: tensor(this.gpu, [globalNormScratchSize(grads)], "grad norm partials"),
-    };
-    return this.#norm;
-  }
-
-  /**
-   * Compiles, now, every pipeline that scoring and a training step on inputs shaped like
-   * `example` dispatch: on CPU rasterisers a large kernel compiles for seconds at its first
-   * dispatch, which would otherwise land inside the first steps and their timings. Records an
-   * eval forward, a training forward with values, the imitation loss, the backward, the global
-   * norm, clipping and an AdamW update of a scratch tensor, then zeroes the gradients: the
-   * weights and the optimizer state are left as they were. Waits for the GPU (a sync point).
+   * Compiles, now, every pipeline that scoring and a backward on inputs shaped like `example`
+   * dispatch: on CPU rasterisers a large kernel compiles for seconds at its first dispatch, which
+   * would otherwise land inside the first steps and their timings. Records an eval forward, a
+   * training forward with values and a backward from zero gradients of the log-probs and values,
+   * then zeroes the gradients: the weights are left as they were. Losses and optimizers warm
+   * their own kernels (train/). Waits for the GPU (a sync point).
    */
   async warmup(example: ChoiceBatch): Promise<void> {
-    const d = this.setInputs(example);
+    const d = this.setInputs(example, { backward: true });
     this.setTargets(Array.from({ length: d.S }, () => 0));
-    const grads = this.parameters().map((p) => p.grad);
-    const norm = this.#normBuffers(grads);
-    const scratch = ["param", "grad", "m", "v"].map((n) => tensor(this.gpu, [1], `warm-up ${n}`));
+    const dLogp = tensor(this.gpu, [d.A], "warm-up dLogp");
     const dValues = tensor(this.gpu, [d.S], "warm-up dValues");
     const batch = this.gpu.batch("choice warm-up");
     this.forward(batch, { train: false, values: true });
+    this.chosenLogp(batch);
     this.forward(batch, { train: true, seed: 0, values: true });
-    const { dLogp } = this.lossForwardBackward(batch);
     this.backward(batch, dLogp, dValues);
-    globalNormForward(batch, norm.out, norm.scratch, grads);
-    clipByGlobalNorm(batch, grads, norm.out, 1);
-    const [param, grad, m, v] = scratch;
-    adamwStep(batch, param, grad, m, v, {
-      lr: 0,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      weightDecay: 0,
-      step: 1,
-    });
     this.zeroGrad(batch);
     batch.submit();
     await this.gpu.sync("choice warm-up");
-    for (const t of [...scratch, dValues]) t.destroy();
+    for (const t of [dLogp, dValues]) t.destroy();
   }
 
   /** Frees every buffer of the model (parameters, gradients, activations, optimizer state). */
@@ -976,8 +897,6 @@ export class ChoiceModel {
       }
     }
     this.#bufs = null;
-    this.#opt?.destroy();
-    this.#opt = null;
   }
 
   #hidden(slot: string, B: number, T: number): Tensor {

@@ -21,6 +21,9 @@ import {
   packChoiceBatch,
 } from "../model/choice_model.ts";
 import { seededUniform } from "../model/init.ts";
+import { imitationMicroStep } from "../train/il.ts";
+import { ImitationLoss } from "../train/imitation_loss.ts";
+import { ModelOptimizer } from "../train/optimizer.ts";
 
 const USAGE = `usage: deno task bench:model [options]
   --presets LIST      BERT sizes, comma-separated (default tiny,mini,base)
@@ -141,6 +144,16 @@ async function main(): Promise<void> {
     const bertCfg = { ...BERT_PRESETS[preset], vocabSize: 30526 };
     const cfg = choiceConfig(bertCfg);
     const model = ChoiceModel.create(gpu, cfg, undefined, { seed: 1 });
+    const loss = new ImitationLoss(gpu);
+    const made: { opt?: ModelOptimizer } = {};
+    const opt = (m: ChoiceModel) =>
+      made.opt ??= new ModelOptimizer(m, {
+        lr: 1e-5,
+        weightDecay: 0,
+        clip: 1,
+        schedule: "constant",
+        warmupSteps: 0,
+      });
     const isBase = preset === "base";
     const reps = v.reps ? int(v.reps, "reps") : isBase ? 1 : 3;
     const warmup = isBase ? 0 : 1;
@@ -164,7 +177,11 @@ async function main(): Promise<void> {
             model.score(b, inp);
             b.submit();
           } else {
-            model.trainStep(inp, Array(n).fill(0), { lr: 1e-5, clip: 1 });
+            imitationMicroStep(model, loss, inp, Array(n).fill(0), {
+              dropout: true,
+              seed: i,
+              update: { opt: opt(model), lr: 1e-5 },
+            });
           }
           await gpu.sync(`bench ${mode}`);
           if (i >= warmup) times.push(performance.now() - t0);
@@ -205,6 +222,8 @@ async function main(): Promise<void> {
         console.log(rows.at(-1)!.join("\t"));
       }
     }
+    made.opt?.destroy();
+    loss.destroy();
     model.destroy();
   }
   const head = ["preset", "dec", "mode", "tokens", "ms", "tok/s", "GFLOP", "GFLOP/s", "vs matmul"];

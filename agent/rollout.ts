@@ -1,0 +1,137 @@
+/**
+ * Vectorised rollouts: N WebShop envs (sharing one catalog and search index) play a queue of
+ * goals; at each step the decisions of every live episode go to the policy together (one model
+ * submit), then every env steps. Returns one trajectory per goal, in the order of the goals.
+ *
+ * @module
+ */
+
+import { SearchEngine } from "../env/search.ts";
+import type { RewardInfo } from "../env/reward.ts";
+import type { Product } from "../env/types.ts";
+import { type WebShopEnv, WebShopEnv as Env, type WebShopEnvConfig } from "../env/webshop_env.ts";
+import type { AgentPolicy, Decision } from "./policy.ts";
+
+/** One step of a trajectory. */
+export interface TrajectoryStep {
+  /** The observation the policy saw. */
+  state: string;
+  /** The valid actions it chose from. */
+  actions: string[];
+  /** Index of the chosen action in `actions` (-1: an action outside the list). */
+  index: number;
+  /** The action taken. */
+  action: string;
+  /** Log-prob of the choice under the model that chose (null for random / oracle). */
+  logp: number | null;
+  /** Value estimate of the state, when the policy computed values. */
+  value: number | null;
+  /** Reward of this step (WebShop pays only on the purchase). */
+  reward: number;
+  /** The page the state showed. */
+  page: string;
+}
+
+/** One finished episode. */
+export interface Trajectory {
+  goalIndex: number;
+  steps: TrajectoryStep[];
+  /** Final reward in [0, 1]. */
+  reward: number;
+  /** Whether Buy Now was clicked. */
+  bought: boolean;
+  /** Whether the step limit ended it. */
+  truncated: boolean;
+  rewardInfo?: RewardInfo;
+}
+
+/** N envs over one shared search index. */
+export function makeEnvs(
+  n: number,
+  config: Omit<WebShopEnvConfig, "catalog"> & { catalog: readonly Product[] | SearchEngine },
+): WebShopEnv[] {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`makeEnvs: n must be >= 1, got ${n}`);
+  const engine = config.catalog instanceof SearchEngine
+    ? config.catalog
+    : new SearchEngine(config.catalog);
+  return Array.from(
+    { length: n },
+    (_, i) => new Env({ ...config, catalog: engine, seed: (config.seed ?? 0) * 1000 + i }),
+  );
+}
+
+/** Options of {@linkcode rollout}. */
+export interface RolloutOptions {
+  /** Called after each finished episode with the count done so far. */
+  onEpisode?: (t: Trajectory, done: number, total: number) => void;
+}
+
+/**
+ * Plays `goals` (indices into the envs' goals) with `policy` on `envs`, as many at once as there
+ * are envs. The episode on goal k runs on whichever env is free, so results depend on the env
+ * count only through the envs' own random draws (search ties, action-list cuts).
+ */
+export async function rollout(
+  envs: readonly WebShopEnv[],
+  policy: AgentPolicy,
+  goals: readonly number[],
+  opts: RolloutOptions = {},
+): Promise<Trajectory[]> {
+  if (envs.length === 0) throw new RangeError("rollout: no envs");
+  const out: Trajectory[] = new Array(goals.length);
+  const live: { env: WebShopEnv; slot: number; t: Trajectory; state: string }[] = [];
+  let next = 0, done = 0;
+  const start = (env: WebShopEnv) => {
+    const slot = next++;
+    const { observation } = env.reset(goals[slot]);
+    policy.reset(env);
+    live.push({
+      env,
+      slot,
+      state: observation,
+      t: { goalIndex: goals[slot], steps: [], reward: 0, bought: false, truncated: false },
+    });
+  };
+  for (const env of envs) if (next < goals.length) start(env);
+  while (live.length > 0) {
+    const decisions: Decision[] = live.map((l) => ({
+      env: l.env,
+      state: l.state,
+      actions: l.env.validActions(),
+    }));
+    const pages = live.map((l) => l.env.page.kind);
+    const choices = await policy.act(decisions);
+    const finished: number[] = [];
+    live.forEach((l, i) => {
+      const c = choices[i], d = decisions[i];
+      const r = l.env.step(c.action);
+      l.t.steps.push({
+        state: d.state,
+        actions: [...d.actions],
+        index: c.index,
+        action: c.action,
+        logp: c.logp,
+        value: c.value,
+        reward: r.reward,
+        page: pages[i],
+      });
+      l.state = r.observation;
+      if (r.done) {
+        l.t.reward = r.reward;
+        l.t.rewardInfo = r.info.rewardInfo;
+        l.t.bought = r.info.rewardInfo !== undefined;
+        l.t.truncated = !!r.info.truncated;
+        finished.push(i);
+      }
+    });
+    for (const i of finished.reverse()) {
+      const l = live[i];
+      out[l.slot] = l.t;
+      done++;
+      opts.onEpisode?.(l.t, done, goals.length);
+      live.splice(i, 1);
+      if (next < goals.length) start(l.env);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+/**
+ * The main job's defaults (`deno task train:dpo` with no flags), sized for a 2-core machine
+ * without a GPU (lavapipe) to finish within 15 minutes: see README, "The main job", for how each
+ * number was chosen. The paper's own setup (BERT-base, 3,000 DPO updates, WebShop's data) is
+ * these with flags (README gives the command).
+ *
+ * @module
+ */
+
+import type { EncoderConfig } from "../agent/encoder.ts";
+import type { DataConfig } from "./data.ts";
+import { DPO_DEFAULTS, type DpoConfig } from "./dpo.ts";
+import { IL_DEFAULTS, type IlConfig } from "./il.ts";
+
+/** Synthetic catalog, learned vocabulary and scripted demonstrations, cached under runs/cache. */
+export const MAIN_DATA: DataConfig = {
+  catalog: "synthetic",
+  products: 3000,
+  catalogSeed: 0,
+  demos: "expert",
+  numDemos: 600,
+  evalDemos: 100,
+  tokenizer: "wordpiece",
+  vocabSize: 4000,
+  rewardMode: "webshop",
+  cacheDir: "runs/cache",
+};
+
+/** Token lengths: every synthetic page fits (the longest results page is ~340 tokens). */
+export const MAIN_ENCODER: EncoderConfig = { stateLen: 384, actionLen: 32 };
+
+/** The IL reference: a short imitation run from random init. */
+export const MAIN_IL: IlConfig = {
+  ...IL_DEFAULTS,
+  lr: 1e-3,
+  microBatch: 16,
+  gradAccum: 1,
+  maxSteps: 120,
+  warmupSteps: 10,
+  clip: 1,
+  logEvery: 10,
+  checkpointEvery: 50,
+};
+
+/** DPO: one update per demonstration, as the paper. */
+export const MAIN_DPO: DpoConfig = {
+  ...DPO_DEFAULTS,
+  steps: 150,
+  lr: 1e-3,
+  clip: 1,
+  logEvery: 10,
+  checkpointEvery: 50,
+};

@@ -1,0 +1,132 @@
+/**
+ * What every trainer shares: a run folder `runs/<name>/` with the resolved config
+ * (`config.json`), one JSON object per step in `metrics.jsonl` (appended as it is measured), one
+ * readable progress line per log step (step, steps/s, ETA, loss, a key metric), and Ctrl-C
+ * turned into a flag the loop checks, so it can write a checkpoint and exit cleanly.
+ *
+ * @module
+ */
+
+import { writeTextAtomically } from "../env/files.ts";
+
+/** A run folder and its metrics stream. */
+export class RunLog {
+  readonly dir: string;
+  readonly #metrics: Deno.FsFile;
+  readonly #enc = new TextEncoder();
+  readonly #quiet: boolean;
+  #t0 = performance.now();
+  #s0 = 0;
+
+  private constructor(dir: string, metrics: Deno.FsFile, quiet: boolean) {
+    this.dir = dir;
+    this.#metrics = metrics;
+    this.#quiet = quiet;
+  }
+
+  /**
+   * Opens `dir` (created when absent); `append` keeps an existing metrics.jsonl (resume),
+   * otherwise it starts empty.
+   */
+  static async open(
+    dir: string,
+    opts: { append?: boolean; quiet?: boolean } = {},
+  ): Promise<RunLog> {
+    await Deno.mkdir(dir, { recursive: true });
+    const f = await Deno.open(`${dir}/metrics.jsonl`, {
+      write: true,
+      create: true,
+      append: opts.append ?? false,
+      truncate: !(opts.append ?? false),
+    });
+    return new RunLog(dir, f, opts.quiet ?? false);
+  }
+
+  /** Writes `config.json` (atomically). */
+  async writeConfig(config: unknown): Promise<void> {
+    await writeTextAtomically(`${this.dir}/config.json`, [JSON.stringify(config, null, 2) + "\n"]);
+  }
+
+  /** Appends one JSON line. */
+  async metrics(row: Record<string, unknown>): Promise<void> {
+    await this.#metrics.write(this.#enc.encode(JSON.stringify(row) + "\n"));
+  }
+
+  /** Starts the rate clock at `step` (after warm-up, or at the resumed step). */
+  startClock(step: number): void {
+    this.#t0 = performance.now();
+    this.#s0 = step;
+  }
+
+  /** Prints `<label> step s/N · x steps/s · ETA · k=v ...`. */
+  progress(label: string, step: number, total: number, fields: Record<string, number>): void {
+    if (this.#quiet) return;
+    const dt = (performance.now() - this.#t0) / 1000;
+    const rate = dt > 0 ? (step - this.#s0) / dt : 0;
+    const eta = rate > 0 ? (total - step) / rate : NaN;
+    const kv = Object.entries(fields).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ");
+    console.log(
+      `${label} step ${step}/${total} · ${rate.toFixed(2)} steps/s · ETA ${duration(eta)}` +
+        (kv ? ` · ${kv}` : ""),
+    );
+  }
+
+  /** Prints a line unless quiet. */
+  say(line: string): void {
+    if (!this.#quiet) console.log(line);
+  }
+
+  close(): void {
+    try {
+      this.#metrics.close();
+    } catch { /* already closed */ }
+  }
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (v !== 0 && Math.abs(v) < 1e-3) return v.toExponential(2);
+  return Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4);
+}
+
+/** Seconds as "1m05s" / "12s". */
+export function duration(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  const m = Math.floor(s / 60), r = Math.round(s - 60 * m);
+  return m > 0 ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
+}
+
+/** Ctrl-C as a flag: the first SIGINT asks the loop to stop; a second one exits at once. */
+export class Interrupt {
+  requested = false;
+  readonly #handler = () => {
+    if (this.requested) Deno.exit(130);
+    this.requested = true;
+    console.error("\ninterrupt: writing a checkpoint, then stopping (Ctrl-C again to quit now)");
+  };
+  #on = false;
+
+  listen(): this {
+    if (!this.#on && Deno.build.os !== "windows") {
+      Deno.addSignalListener("SIGINT", this.#handler);
+      this.#on = true;
+    }
+    return this;
+  }
+
+  close(): void {
+    if (this.#on) Deno.removeSignalListener("SIGINT", this.#handler);
+    this.#on = false;
+  }
+}
+
+/** A non-finite loss or gradient: stops the run naming the step. */
+export class NonFiniteError extends Error {
+  constructor(what: string, step: number, lastGood: string | null) {
+    super(
+      `${what} is not finite at step ${step}; stopped` +
+        (lastGood ? ` (last good checkpoint: ${lastGood})` : " (no checkpoint was written yet)"),
+    );
+    this.name = "NonFiniteError";
+  }
+}
