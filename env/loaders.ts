@@ -675,6 +675,28 @@ function addHumanEntry(
   map.set(asin, kept);
 }
 
+/**
+ * One line of what a load kept and skipped, for every loading command to print:
+ * "160 products loaded, 2 skipped (1 invalid, 1 duplicate ASIN); first: <file>: record 3: ...".
+ */
+export function describeLoad(stats: LoadStats): string {
+  const reasons: string[] = [];
+  if (stats.invalid) reasons.push(`${stats.invalid} invalid`);
+  if (stats.duplicates) reasons.push(`${stats.duplicates} duplicate ASIN`);
+  if (stats.badAsin) reasons.push(`${stats.badAsin} bad ASIN`);
+  const skipped = stats.invalid + stats.duplicates + stats.badAsin;
+  let line = `${stats.products} products loaded, ${skipped} skipped`;
+  if (reasons.length) line += ` (${reasons.join(", ")})`;
+  if (stats.noAttributes) line += `, ${stats.noAttributes} without attributes`;
+  const first = stats.issues[0];
+  if (first) {
+    line += `; first: ${first.file}: record ${first.index}${
+      first.asin ? ` (asin ${first.asin})` : ""
+    }: ${first.reason}; --strict stops at the first`;
+  }
+  return line;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Loading from memory and from files
 // ---------------------------------------------------------------------------------------------
@@ -761,7 +783,12 @@ async function listFiles(dir: string): Promise<string[]> {
   return names.sort();
 }
 
-/** Picks WebShop's files in a folder's file names (null products when none fits). */
+/**
+ * Picks WebShop's files in a folder's file names (no products when none fits). A folder with two
+ * candidate product files (`items_shuffle*.json`, `items_sample*.json`) or two attribute files
+ * (`items_ins_v2*.json`) is an error naming both: picking one in silence mixes catalogs, e.g. a
+ * stale `items_shuffle_1000.json` left beside a new `items_shuffle.json`.
+ */
 export function findCatalogFiles(names: readonly string[]): {
   products?: string;
   attributes?: string;
@@ -770,20 +797,19 @@ export function findCatalogFiles(names: readonly string[]): {
   goalQueryMap?: string;
 } {
   const has = (n: string) => names.includes(n);
-  const first = (re: RegExp) => names.filter((n) => re.test(n)).sort()[0];
-  const products = has("items_shuffle_1000.json")
-    ? "items_shuffle_1000.json"
-    : has("items_shuffle.json")
-    ? "items_shuffle.json"
-    : first(/^items_shuffle.*\.json$/) ?? first(/^items_sample.*\.json$/);
-  const attributes = has("items_ins_v2_1000.json")
-    ? "items_ins_v2_1000.json"
-    : has("items_ins_v2.json")
-    ? "items_ins_v2.json"
-    : first(/^items_ins_v2.*\.json$/);
+  const only = (what: string, re: RegExp) => {
+    const found = names.filter((n) => re.test(n)).sort();
+    if (found.length > 1) {
+      throw new Error(
+        `more than one ${what} file: ${found.join(", ")}; keep one per folder (or write a ` +
+          "catalog into an empty folder)",
+      );
+    }
+    return found[0] as string | undefined;
+  };
   return {
-    products,
-    attributes,
+    products: only("product", /^items_(shuffle|sample).*\.json$/),
+    attributes: only("attribute", /^items_ins_v2.*\.json$/),
     humanInstructions: has("items_human_ins.json") ? "items_human_ins.json" : undefined,
     humanGoals: has("human_goals.json") ? "human_goals.json" : undefined,
     goalQueryMap: has("goal_query_map.json") ? "goal_query_map.json" : undefined,
@@ -809,8 +835,8 @@ async function readJsonFile(path: string): Promise<unknown> {
 }
 
 /**
- * Loads a WebShop data folder: finds the product file (items_shuffle_1000.json, items_shuffle.json,
- * any items_shuffle*.json, else items_sample*.json), the attribute file (items_ins_v2*.json), and
+ * Loads a WebShop data folder: finds the one product file (items_shuffle*.json or
+ * items_sample*.json), the one attribute file (items_ins_v2*.json; see `findCatalogFiles`), and
  * items_human_ins.json, human_goals.json, goal_query_map.json when present; streams and cleans the
  * products; builds and shuffles goals (see `DirLoadOptions.goals`) with their splits.
  *
@@ -824,11 +850,15 @@ export async function loadCatalogFromDir(
   opts: DirLoadOptions = {},
 ): Promise<CatalogDir> {
   const names = await listFiles(dir);
-  const found = findCatalogFiles(names);
+  let found: ReturnType<typeof findCatalogFiles>;
+  try {
+    found = findCatalogFiles(names);
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (${dir})`);
+  }
   if (!found.products) {
     throw new Error(
-      `loadCatalogFromDir: no product file in ${dir} (looked for items_shuffle_1000.json, ` +
-        `items_shuffle.json, items_shuffle*.json, items_sample*.json)`,
+      `no product file, looked for items_shuffle*.json and items_sample*.json (${dir})`,
     );
   }
   const at = (n?: string) => (n ? `${dir.replace(/\/$/, "")}/${n}` : undefined);
@@ -860,6 +890,15 @@ export async function loadCatalogFromDir(
     builder.add(raw);
   }
   const catalog = builder.finish();
+  if (catalog.products.length === 0) {
+    throw new Error(
+      `${
+        catalog.stats.records
+          ? `all ${catalog.stats.records} product records are invalid`
+          : "no product records"
+      }${catalog.stats.records ? `: ${describeLoad(catalog.stats)}` : ""} (${files.products})`,
+    );
+  }
   const out: CatalogDir = { ...catalog, files };
 
   if (files.humanGoals) {

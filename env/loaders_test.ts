@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { assertRejects, assertThrows } from "../kernels/_assert.ts";
 import {
   attributeToAsins,
+  describeLoad,
   findCatalogFiles,
   JsonParseError,
   JsonTopLevelScanner,
@@ -238,15 +239,13 @@ Deno.test("prices are deterministic for a seed and differ across seeds", () => {
   for (const x of prices(3)) assert.ok(x >= 10 && x <= 20, String(x));
 });
 
-Deno.test("findCatalogFiles() prefers WebShop's names", () => {
+Deno.test("findCatalogFiles() takes WebShop's names and refuses two candidates", () => {
   assert.deepEqual(
     findCatalogFiles([
-      "items_sample_160.json",
-      "items_shuffle.json",
       "items_shuffle_1000.json",
-      "items_ins_v2.json",
       "items_ins_v2_1000.json",
       "human_goals.json",
+      "other.json",
     ]),
     {
       products: "items_shuffle_1000.json",
@@ -256,12 +255,57 @@ Deno.test("findCatalogFiles() prefers WebShop's names", () => {
       goalQueryMap: undefined,
     },
   );
-  assert.equal(
-    findCatalogFiles(["items_shuffle_100k.json", "items_sample_160.json"]).products,
-    "items_shuffle_100k.json",
-  );
+  assert.equal(findCatalogFiles(["items_shuffle_100k.json"]).products, "items_shuffle_100k.json");
   assert.equal(findCatalogFiles(["items_sample_160.json"]).products, "items_sample_160.json");
   assert.equal(findCatalogFiles(["other.json"]).products, undefined);
+  assertThrows(
+    () => findCatalogFiles(["items_shuffle.json", "items_shuffle_1000.json"]),
+    Error,
+    "more than one product file: items_shuffle.json, items_shuffle_1000.json",
+  );
+  assertThrows(
+    () => findCatalogFiles(["items_sample_160.json", "items_shuffle.json"]),
+    Error,
+    "items_sample_160.json, items_shuffle.json",
+  );
+  assertThrows(
+    () => findCatalogFiles(["items_ins_v2.json", "items_ins_v2_1000.json"]),
+    Error,
+    "more than one attribute file",
+  );
+});
+
+Deno.test("loadCatalogFromDir() counts skipped records, and --strict names file, record and field", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "loaders_test_" });
+  try {
+    const path = `${dir}/items_shuffle.json`;
+    const { name: _name, ...noName } = raw("B000000002");
+    await Deno.writeTextFile(path, JSON.stringify([raw("B000000001"), noName, raw("B000000001")]));
+    const c = await loadCatalogFromDir(dir, { goals: "none" });
+    assert.equal(c.products.length, 1);
+    const line = describeLoad(c.stats);
+    assert.match(line, /^1 products loaded, 2 skipped \(1 invalid, 1 duplicate ASIN\)/);
+    assert.match(line, /items_shuffle\.json: record 1 \(asin B000000002\): .*name/);
+    await assertRejects(
+      () => loadCatalogFromDir(dir, { goals: "none", strict: true }),
+      RecordError,
+      "items_shuffle.json: record 1 (asin B000000002)",
+    );
+    await Deno.writeTextFile(path, JSON.stringify([noName, { asin: "B000000003" }]));
+    await assertRejects(
+      () => loadCatalogFromDir(dir, { goals: "none" }),
+      Error,
+      "all 2 product records are invalid",
+    );
+    await Deno.writeTextFile(`${dir}/items_shuffle_1000.json`, "[]");
+    await assertRejects(
+      () => loadCatalogFromDir(dir),
+      Error,
+      "more than one product file: items_shuffle.json, items_shuffle_1000.json",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("loadCatalogFromDir() loads the real 160-product sample", async () => {

@@ -40,6 +40,15 @@ import type { ChosenOptions, Goal, Product } from "./types.ts";
 /** Which option comparison to use: WebShop's exact behaviour, or the corrected one. */
 export type RewardMode = "webshop" | "corrected";
 
+/** Every reward mode, for flag checks. */
+export const REWARD_MODES: readonly RewardMode[] = ["webshop", "corrected"];
+
+/**
+ * The reward mode of every command and of `WebShopEnv` when none is given: WebShop's own, as the
+ * published numbers use it.
+ */
+export const DEFAULT_REWARD_MODE: RewardMode = "webshop";
+
 /** Options of `getReward`. */
 export interface RewardOptions {
   /** Return `[reward, info]` with the breakdown instead of the reward alone. */

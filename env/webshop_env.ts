@@ -51,7 +51,7 @@ import {
   type TextMode,
 } from "./pages.ts";
 import { splitGoals } from "./goals.ts";
-import { getReward, type RewardInfo, type RewardMode } from "./reward.ts";
+import { DEFAULT_REWARD_MODE, getReward, type RewardInfo, type RewardMode } from "./reward.ts";
 import { productsOnPage, SearchEngine } from "./search.ts";
 import type { ChosenOptions, Goal, Product } from "./types.ts";
 
@@ -208,7 +208,7 @@ export class WebShopEnv {
     if (!Number.isInteger(this.stepLimit) || this.stepLimit < 1) {
       throw new Error(`WebShopEnv: stepLimit must be a positive integer, got ${c.stepLimit}`);
     }
-    this.rewardMode = c.rewardMode ?? "webshop";
+    this.rewardMode = c.rewardMode ?? DEFAULT_REWARD_MODE;
     if (this.rewardMode !== "webshop" && this.rewardMode !== "corrected") {
       throw new Error(
         `WebShopEnv: rewardMode must be "webshop" or "corrected", got "${c.rewardMode}"`,

@@ -1,6 +1,13 @@
 /**
- * What every script's flag handling shares: strict flag parsing with `--help`, a usage error that
- * names the task and exits 2, and integer flags checked against a minimum.
+ * What every script shares: strict flag parsing with `--help` and `--debug`, a usage error that
+ * names the task and exits 2, integer flags checked against bounds, and {@linkcode runMain}, which
+ * turns an expected error into one line `<task>: <what> (<file/flag/record>)` and exit 1.
+ *
+ * @example
+ * ```ts
+ * if (import.meta.main) await runMain("rollout", main);
+ * // inside main: throw new CliError("no product file", dir);  ->  "rollout: no product file (dir)"
+ * ```
  *
  * @module
  */
@@ -15,7 +22,7 @@ export function usageError(task: string, usage: string, msg: string): never {
 
 /**
  * The integer value of flag `--name` (`dflt` when absent); a usage error unless it is an
- * integer >= `min`.
+ * integer in [`min`, `max`]. Give `max` where a larger value would exhaust memory or time.
  */
 export function intFlag<D extends number | undefined>(
   task: string,
@@ -24,26 +31,76 @@ export function intFlag<D extends number | undefined>(
   v: string | undefined,
   dflt: D,
   min = 0,
+  max = Number.MAX_SAFE_INTEGER,
 ): number | D {
   if (v === undefined) return dflt;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) {
     usageError(task, usage, `--${name} must be an integer >= ${min}, got "${v}"`);
   }
+  if (n > max) usageError(task, usage, `--${name} must be at most ${max}, got ${v}`);
   return n;
+}
+
+/**
+ * Most products a synthetic catalog may be asked for: twice bench:env's largest case (100k);
+ * far beyond it a command runs for minutes and then out of memory (100M did after 76 s).
+ */
+export const MAX_SYNTHETIC_PRODUCTS = 200_000;
+
+/**
+ * An expected failure (bad file, missing folder, no GPU adapter, a run that did not meet its
+ * bar): {@linkcode runMain} prints it as `<task>: <what> (<where>)`, without a stack trace.
+ */
+export class CliError extends Error {
+  constructor(what: string, where?: string, readonly code = 1) {
+    super(where ? `${what} (${where})` : what);
+    this.name = "CliError";
+  }
+}
+
+/** Errors that mean a bug in our code rather than bad input: these keep their stack trace. */
+function isInternal(e: unknown): boolean {
+  return e instanceof ReferenceError ||
+    (e instanceof TypeError && /undefined|null|not a function|not iterable/.test(e.message));
+}
+
+/**
+ * Runs a script's `main` and turns any error into one line on stderr, `<task>: <message>`, and
+ * exit status 1 (a {@linkcode CliError}'s `code` when it has one). The stack trace is printed too
+ * with `--debug`, and for errors that look like internal bugs (ReferenceError, TypeError on
+ * undefined). Usage errors exit 2 earlier, through {@linkcode usageError}.
+ */
+export async function runMain(task: string, main: () => Promise<void> | void): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const msg = err.message.replace(/\s*\n\s*/g, " ").trim() || err.name;
+    // A library message that already starts with the task's name is not prefixed twice.
+    console.error(msg.startsWith(`${task}:`) ? msg : `${task}: ${msg}`);
+    if (Deno.args.includes("--debug") || isInternal(err)) {
+      console.error(isInternal(err) ? `internal error, please report:\n${err.stack}` : err.stack);
+    }
+    Deno.exit(err instanceof CliError ? err.code : 1);
+  }
 }
 
 /** The option specs of {@linkcode parseFlags}: node:util's parseArgs options. */
 export type FlagSpecs = NonNullable<ParseArgsConfig["options"]>;
 
 /**
- * Deno.args parsed strictly (no positionals) with `--help` added: the flag values, or null after
- * printing the usage for `--help`. An unknown or malformed flag is a usage error.
+ * Deno.args parsed strictly (no positionals) with `--help` and `--debug` (stack traces, read by
+ * {@linkcode runMain}) added: the flag values, or null after printing the usage for `--help`. An
+ * unknown or malformed flag is a usage error.
  */
 export function parseFlags<O extends FlagSpecs>(task: string, usage: string, options: O) {
   const config = {
     args: Deno.args,
-    options: { ...options, help: { type: "boolean" } } as O & { help: { type: "boolean" } },
+    options: { ...options, help: { type: "boolean" }, debug: { type: "boolean" } } as O & {
+      help: { type: "boolean" };
+      debug: { type: "boolean" };
+    },
     strict: true,
     allowPositionals: false,
   } as const;
