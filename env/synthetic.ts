@@ -712,6 +712,8 @@ export interface OpenCatalogOptions extends SyntheticCatalogOptions {
   goals?: "human" | "synthetic";
   /** Seed of price draws and price bounds in cleaning and goal building (default 233). */
   loadSeed?: number;
+  /** A data folder: fail on the first invalid record (file, record, field) instead of counting. */
+  strict?: boolean;
 }
 
 /**
@@ -765,6 +767,7 @@ export async function openCatalog(
   const dir: CatalogDir = await loadCatalogFromDir(source, {
     seed: opts.loadSeed,
     goals: opts.goals ?? "auto",
+    strict: opts.strict,
   });
   if (!dir.goals || !dir.goalKind || !dir.splits) {
     throw new Error(
@@ -801,37 +804,92 @@ function* jsonObjectPieces(obj: Readonly<Record<string, unknown>>): Iterable<str
   yield "\n}\n";
 }
 
+/** The entries of folder `path` (null when it does not exist); throws when it is a file. */
+async function folderEntries(path: string): Promise<string[] | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  if (!info.isDirectory) throw new Error(`${path} is a file, not a folder`);
+  const names: string[] = [];
+  for await (const e of Deno.readDir(path)) names.push(e.name);
+  return names.sort();
+}
+
 /**
- * Writes a synthetic catalog into `dir` under WebShop's file names (see `syntheticFileNames`),
- * each through a temporary file and a rename. Returns file name -> bytes written.
+ * Throws unless `dir` is missing or an empty folder, naming what it holds: the check
+ * {@linkcode writeSyntheticCatalog} makes, for commands to make before a long generation.
+ */
+export async function checkNewFolder(dir: string): Promise<void> {
+  const existing = await folderEntries(dir);
+  if (existing && existing.length > 0) {
+    const shown = existing.slice(0, 5).join(", ") + (existing.length > 5 ? ", ..." : "");
+    throw new Error(
+      `${dir} is not empty (${existing.length} entries: ${shown}); write a catalog into a new ` +
+        "or empty folder",
+    );
+  }
+}
+
+/** Options of {@linkcode writeSyntheticCatalog}. */
+export interface WriteCatalogOptions {
+  /** Writes more files (e.g. demonstrations) into the staging folder; returns name -> bytes. */
+  extra?: (dir: string) => Promise<Record<string, number>>;
+}
+
+/**
+ * Writes a synthetic catalog as a new folder `dir` under WebShop's file names (see
+ * `syntheticFileNames`), plus what `opts.extra` writes. The whole set is written into a staging
+ * folder beside `dir` and renamed into place, so `dir` holds either all of it or nothing. A `dir`
+ * that already holds files is refused with their names: files left over from another catalog
+ * would be mixed with the new one (the loaders refuse two product files). Returns file name ->
+ * bytes written.
  */
 export async function writeSyntheticCatalog(
   dir: string,
   catalog: SyntheticCatalog,
+  opts: WriteCatalogOptions = {},
 ): Promise<Record<string, number>> {
-  await Deno.mkdir(dir, { recursive: true });
-  const names = syntheticFileNames(catalog.products.length);
-  const at = (n: string) => `${dir.replace(/\/$/, "")}/${n}`;
+  dir = dir.replace(/(.)\/+$/, "$1");
+  await checkNewFolder(dir);
+  const parent = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) || "/" : ".";
+  await Deno.mkdir(parent, { recursive: true });
+  const stage = `${dir}.tmp-${Deno.pid}`;
+  await Deno.mkdir(stage);
   const out: Record<string, number> = {};
-  out[names.products] = await writeTextAtomically(
-    at(names.products),
-    jsonArrayPieces(catalog.products),
-  );
-  out[names.attributes] = await writeTextAtomically(
-    at(names.attributes),
-    jsonObjectPieces(catalog.attributes),
-  );
-  out[names.humanInstructions] = await writeTextAtomically(
-    at(names.humanInstructions),
-    jsonObjectPieces(catalog.humanInstructions),
-  );
-  out[names.humanGoals] = await writeTextAtomically(
-    at(names.humanGoals),
-    jsonArrayPieces(catalog.humanGoals),
-  );
-  out[names.goalQueryMap] = await writeTextAtomically(
-    at(names.goalQueryMap),
-    jsonObjectPieces(catalog.goalQueryMap),
-  );
+  try {
+    const names = syntheticFileNames(catalog.products.length);
+    const at = (n: string) => `${stage}/${n}`;
+    out[names.products] = await writeTextAtomically(
+      at(names.products),
+      jsonArrayPieces(catalog.products),
+    );
+    out[names.attributes] = await writeTextAtomically(
+      at(names.attributes),
+      jsonObjectPieces(catalog.attributes),
+    );
+    out[names.humanInstructions] = await writeTextAtomically(
+      at(names.humanInstructions),
+      jsonObjectPieces(catalog.humanInstructions),
+    );
+    out[names.humanGoals] = await writeTextAtomically(
+      at(names.humanGoals),
+      jsonArrayPieces(catalog.humanGoals),
+    );
+    out[names.goalQueryMap] = await writeTextAtomically(
+      at(names.goalQueryMap),
+      jsonObjectPieces(catalog.goalQueryMap),
+    );
+    if (opts.extra) Object.assign(out, await opts.extra(stage));
+  } catch (e) {
+    await Deno.remove(stage, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  // The empty target folder checked above goes first: a rename onto a folder is not portable.
+  if ((await folderEntries(dir)) !== null) await Deno.remove(dir);
+  await Deno.rename(stage, dir);
   return out;
 }

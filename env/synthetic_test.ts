@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assertThrows } from "../kernels/_assert.ts";
+import { assertRejects, assertThrows } from "../kernels/_assert.ts";
 import { ilGoalText, makeGoals } from "./goals.ts";
 import { loadCatalogFromDir, loadCatalogFromRecords } from "./loaders.ts";
 import { renderSearchPage } from "./pages.ts";
@@ -194,6 +194,35 @@ Deno.test("writeSyntheticCatalog() files load back to the same catalog and goals
     );
     assert.deepEqual(back.humanGoals, cat.raw.humanGoals);
     assert.deepEqual(back.goalQueryMap, cat.raw.goalQueryMap);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeSyntheticCatalog() refuses a folder with files and writes all or nothing", async () => {
+  const small = generateSyntheticCatalog({ numProducts: 40, seed: 1 });
+  const dir = await Deno.makeTempDir({ prefix: "synthetic_test_" });
+  try {
+    await writeSyntheticCatalog(`${dir}/a`, small);
+    await assertRejects(
+      () => writeSyntheticCatalog(`${dir}/a/`, small),
+      Error,
+      `${dir}/a is not empty (5 entries: goal_query_map.json, human_goals.json,`,
+    );
+    await Deno.writeTextFile(`${dir}/file`, "x");
+    await assertRejects(() => writeSyntheticCatalog(`${dir}/file`, small), Error, "not a folder");
+    // A failure part-way leaves neither the folder nor the staging folder behind.
+    await assertRejects(
+      () =>
+        writeSyntheticCatalog(`${dir}/b`, small, {
+          extra: () => Promise.reject(new Error("disk full")),
+        }),
+      Error,
+      "disk full",
+    );
+    const names: string[] = [];
+    for await (const e of Deno.readDir(dir)) names.push(e.name);
+    assert.deepEqual(names.sort(), ["a", "file"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -80,6 +80,8 @@ async function benchSize(n: number, seconds: number, repeats: number): Promise<S
   const generateSeconds = (performance.now() - t) / 1000;
   // Load as a user would: WebShop's files on disk through the loader, then index.
   const dir = `runs/bench/synthetic_${n}`;
+  // This bench's own cache of the files: rewritten each run (the writer wants a new folder).
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
   await writeSyntheticCatalog(dir, raw);
   raw = null;
   t = performance.now();

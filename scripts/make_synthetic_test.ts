@@ -79,4 +79,50 @@ Deno.test("make:synthetic rejects bad flags with usage", async () => {
   const unknown = await run(["--bogus"]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.err, /usage: deno task make:synthetic/);
+  const huge = await run(["--out", "x", "--products", "100000000"]);
+  assert.equal(huge.code, 2);
+  assert.match(huge.err, /--products must be at most 200000/);
+});
+
+Deno.test("make:synthetic refuses a folder that holds files, naming them, and writes nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "make_synthetic_test_" });
+  try {
+    const first = await run(["--out", dir, "--products", "1000", "--goals", "20"]);
+    assert.equal(first.code, 0, first.err);
+    const again = await run(["--out", dir, "--products", "500", "--goals", "20"]);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /^make:synthetic: .* is not empty \(5 entries: goal_query_map\.json,/);
+    assert.doesNotMatch(again.err, /\n\s+at /, "no stack trace");
+    const names: string[] = [];
+    for await (const e of Deno.readDir(dir)) names.push(e.name);
+    assert.ok(!names.includes("items_shuffle.json"), names.join(", "));
+    const file = await run(["--out", `${dir}/goal_query_map.json`]);
+    assert.equal(file.code, 1);
+    assert.match(
+      file.err,
+      /^make:synthetic: .*goal_query_map\.json is not empty|is a file, not a folder/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("make:synthetic says when it makes fewer goals or demos than asked", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "make_synthetic_test_" });
+  try {
+    const goals = await run(["--out", `${dir}/a`, "--products", "3", "--goals", "999999"]);
+    assert.equal(goals.code, 0, goals.err);
+    const g = JSON.parse(goals.out.trim().split("\n").at(-1)!);
+    assert.ok(g.goals < 999999, goals.out);
+    assert.equal(g.rewardMode, "webshop");
+    assert.match(goals.err, new RegExp(`note: --goals 999999: made ${g.goals}, all the distinct`));
+    const demos = await run(["--out", `${dir}/b`, "--products", "3", "--demos", "10"]);
+    assert.equal(demos.code, 0, demos.err);
+    const d = JSON.parse(demos.out.trim().split("\n").at(-1)!);
+    assert.ok(d.demos < 10, demos.out);
+    assert.match(demos.err, new RegExp(`note: --demos 10: writing ${d.demos}, one per goal`));
+    assert.deepEqual(d.notes.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
