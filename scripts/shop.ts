@@ -7,36 +7,54 @@
  *
  * Playing: the page is printed with numbered actions; type a number, an action as the env takes
  * it (`search[red shoes]`, `click[buy now]`), a button or option text (`buy now`, `large`), or,
- * on the search page, any text to search for it. `q` quits. Input may be piped.
+ * on the search page, any text to search for it. `q` quits. Input may be piped. WebShop's rules
+ * hold: `search[<query>]` only on the search page and with a non-empty query; `click[<x>]` only
+ * for a button, product or option value shown on the page (never `click[search]`). After an
+ * episode, Enter plays the next goal of the split and `q` quits.
+ *
+ * Replaying exits 1 when any demonstration has a goal the catalog lacks or does not reach its
+ * recorded outcome (usually: the wrong --catalog), so scripts can rely on the status.
  *
  * @module
  */
 
 import { readDemonstrations, replayDemonstrations } from "../env/demos.ts";
+import { describeLoad } from "../env/loaders.ts";
+import { DEFAULT_REWARD_MODE, REWARD_MODES, type RewardMode } from "../env/reward.ts";
 import { PRODUCT_WINDOW } from "../env/search.ts";
 import { type LoadedCatalog, openCatalog } from "../env/synthetic.ts";
 import { type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
-import { intFlag, parseFlags, usageError } from "./_cli.ts";
+import {
+  CliError,
+  intFlag,
+  MAX_SYNTHETIC_PRODUCTS,
+  parseFlags,
+  runMain,
+  usageError,
+} from "./_cli.ts";
 
 const USAGE = `usage: deno task shop [options]
   --catalog <c>          "synthetic" (default) or a WebShop data folder
-  --products <n>         synthetic catalog size (default 1000)
+  --products <n>         synthetic catalog size (default 1000, at most ${MAX_SYNTHETIC_PRODUCTS})
   --synthetic-seed <s>   synthetic catalog seed (default 0)
-  --goal <n>             goal index to play (default: drawn from the split)
-  --split <s>            test, eval, train or all (default test)
+  --goal <n>             goal index to play first (default: drawn from the split); its
+                         own split is shown
+  --split <s>            test, eval, train or all (default test): where goals are drawn
   --seed <s>             env seed: goal draw and random searches (default 0)
   --observation <m>      text_rich (default) or text
-  --reward-mode <m>      corrected (default) or webshop
+  --reward-mode <m>      webshop (default) or corrected
+  --strict               fail on the first invalid record of a data folder
   --replay <file>        replay il_trajs demonstrations and report how many reach
-                         their recorded outcome
+                         their recorded outcome (exit 1 unless all do)
+  --debug                stack traces on errors
   --help                 this text`;
 
 function fail(msg: string): never {
   return usageError("shop", USAGE, msg);
 }
 
-function intArg(name: string, v: string | undefined, dflt: number, min = 0) {
-  return intFlag("shop", USAGE, name, v, dflt, min);
+function intArg(name: string, v: string | undefined, dflt: number, min = 0, max?: number) {
+  return intFlag("shop", USAGE, name, v, dflt, min, max);
 }
 
 /** Lines of stdin, whether typed or piped. */
@@ -88,30 +106,65 @@ function choices(env: WebShopEnv): Choice[] {
     });
 }
 
-/** Turns what the person typed into an action, or null when it names nothing. */
-function interpret(env: WebShopEnv, input: string, list: Choice[]): string | null {
+/**
+ * Turns what the person typed into an action by WebShop's rules (see the module doc), or a reason
+ * why it is not one here.
+ */
+export function interpret(
+  env: WebShopEnv,
+  input: string,
+  list: Choice[],
+): { action: string } | { error: string } {
   const s = input.trim();
+  const onSearchPage = env.page.kind === "search";
+  const clickables = env.availableActions().clickables;
   if (/^\d+$/.test(s)) {
     const i = Number(s) - 1;
-    return i >= 0 && i < list.length ? list[i].action : null;
+    return i >= 0 && i < list.length
+      ? { action: list[i].action }
+      : { error: `no action ${s} here (1-${list.length})` };
   }
-  if (/^(search|click)\[.+\]$/s.test(s)) return s;
+  const m = /^(search|click)\[(.*)\]$/s.exec(s);
+  if (m) {
+    const [, name, arg] = m;
+    if (name === "search") {
+      if (!onSearchPage) return { error: "search only on the search page (click[back to search])" };
+      if (arg.trim() === "") return { error: "search[] needs a query" };
+      return { action: `search[${arg}]` };
+    }
+    const target = arg.toLowerCase();
+    if (target !== "search" && clickables.includes(target)) return { action: `click[${target}]` };
+    return { error: `nothing to click called "${arg}" on this page` };
+  }
   const lower = s.toLowerCase();
-  if (env.availableActions().clickables.includes(lower) && lower !== "search") {
-    return `click[${lower}]`;
-  }
-  if (env.page.kind === "search" && s !== "") return `search[${s}]`;
-  return null;
+  if (clickables.includes(lower) && lower !== "search") return { action: `click[${lower}]` };
+  if (onSearchPage && s !== "") return { action: `search[${s}]` };
+  return { error: `not an action here: "${input}"` };
 }
 
-async function play(cat: LoadedCatalog, env: WebShopEnv, goal: number | undefined, split: string) {
+/** The split of goal `index` by the catalog's split bounds. */
+function splitOf(cat: LoadedCatalog, index: number): string {
+  for (const name of ["test", "eval", "train"] as const) {
+    const [a, b] = cat.splits[name];
+    if (index >= a && index < b) return name;
+  }
+  return "no";
+}
+
+/** Plays one episode; false when input ended or the person quit. */
+async function play(
+  cat: LoadedCatalog,
+  env: WebShopEnv,
+  goal: number | undefined,
+  lines: AsyncGenerator<string>,
+): Promise<boolean> {
   const { observation } = env.reset(goal);
   console.log(
-    `Goal ${env.goalIndex} of ${cat.goals.length} (${cat.source}, ${split} split). ` +
+    `Goal ${env.goalIndex} of ${cat.goals.length} (${cat.source}, ` +
+      `${splitOf(cat, env.goalIndex)} split; reward mode ${env.rewardMode}). ` +
       `Type a number, an action, or q to quit.\n`,
   );
   let obs = observation;
-  const lines = stdinLines();
   for (;;) {
     console.log(obs);
     const list = choices(env);
@@ -123,15 +176,16 @@ async function play(cat: LoadedCatalog, env: WebShopEnv, goal: number | undefine
       const next = await lines.next();
       if (next.done) {
         console.log("\n(end of input: episode left unfinished)");
-        return;
+        return false;
       }
       const input = next.value.trim();
       if (input === "q" || input === "quit") {
         console.log("(quit)");
-        return;
+        return false;
       }
-      action = interpret(env, input, list);
-      if (action === null) console.log(`not an action here: "${input}"`);
+      const r = interpret(env, input, list);
+      if ("error" in r) console.log(r.error);
+      else action = r.action;
     }
     console.log(`\n>>> ${action}\n`);
     const r = env.step(action);
@@ -143,7 +197,10 @@ async function play(cat: LoadedCatalog, env: WebShopEnv, goal: number | undefine
         console.log(`\nStep limit reached: reward 0 after ${env.steps} steps.`);
       } else {
         const info = r.info.rewardInfo;
-        console.log(`\nReward: ${r.reward.toFixed(3)} after ${env.steps} steps`);
+        console.log(
+          `\nReward: ${r.reward.toFixed(3)} after ${env.steps} steps (reward mode ` +
+            `${env.rewardMode})`,
+        );
         if (info) {
           const parts = [`type ${info.r_type}`, `attributes ${info.r_att.toFixed(2)}`];
           if (info.r_option !== undefined) parts.push(`options ${info.r_option.toFixed(2)}`);
@@ -151,7 +208,7 @@ async function play(cat: LoadedCatalog, env: WebShopEnv, goal: number | undefine
           console.log(`(${parts.join(", ")}; goal asin ${env.goal.asin})`);
         }
       }
-      return;
+      return true;
     }
   }
 }
@@ -165,7 +222,8 @@ async function main(): Promise<void> {
     split: { type: "string", default: "test" },
     seed: { type: "string" },
     observation: { type: "string", default: "text_rich" },
-    "reward-mode": { type: "string", default: "corrected" },
+    "reward-mode": { type: "string", default: DEFAULT_REWARD_MODE },
+    strict: { type: "boolean" },
     replay: { type: "string" },
   });
   if (!args) return;
@@ -177,16 +235,24 @@ async function main(): Promise<void> {
   if (mode !== "text_rich" && mode !== "text") {
     fail(`--observation must be text_rich or text, got "${mode}"`);
   }
-  const rewardMode = args["reward-mode"];
-  if (rewardMode !== "corrected" && rewardMode !== "webshop") {
-    fail(`--reward-mode must be corrected or webshop, got "${rewardMode}"`);
+  const rewardMode = args["reward-mode"] as RewardMode;
+  if (!REWARD_MODES.includes(rewardMode)) {
+    fail(`--reward-mode must be ${REWARD_MODES.join(" or ")}, got "${rewardMode}"`);
   }
-  const numProducts = intArg("products", args.products, 1000, 1);
+  const numProducts = intArg("products", args.products, 1000, 1, MAX_SYNTHETIC_PRODUCTS);
   const synthSeed = intArg("synthetic-seed", args["synthetic-seed"], 0);
   const seed = intArg("seed", args.seed, 0);
   const goal = args.goal === undefined ? undefined : intArg("goal", args.goal, 0);
 
-  const cat = await openCatalog(args.catalog, { numProducts, seed: synthSeed });
+  const cat = await openCatalog(args.catalog, {
+    numProducts,
+    seed: synthSeed,
+    strict: args.strict,
+  });
+  // Stderr: the play transcript on stdout stays the pages and actions.
+  console.error(
+    `catalog ${cat.source}: ${describeLoad(cat.stats)}; ${cat.goals.length} ${cat.goalKind} goals`,
+  );
   if (goal !== undefined && goal >= cat.goals.length) {
     fail(`--goal ${goal} is out of range: the catalog has ${cat.goals.length} goals`);
   }
@@ -210,11 +276,11 @@ async function main(): Promise<void> {
     );
     const pct = report.withOutcome ? (100 * report.reached / report.withOutcome).toFixed(1) : "-";
     console.log(
-      `${report.demos} demonstrations replayed on ${cat.source} (${cat.goals.length} goals): ` +
-        `${report.reached}/${report.withOutcome} reach their recorded outcome (${pct}%), ` +
-        `${report.goalNotFound} with an unknown goal, ${report.stateMismatch} with a state ` +
-        `that differs, ${bad} bad lines; mean reward ${report.meanReward.toFixed(3)} ` +
-        `(recorded ${report.meanRecorded.toFixed(3)})`,
+      `${report.demos} demonstrations replayed on ${cat.source} (${cat.goals.length} goals, ` +
+        `reward mode ${rewardMode}): ${report.reached}/${report.withOutcome} reach their ` +
+        `recorded outcome (${pct}%), ${report.goalNotFound} with an unknown goal, ` +
+        `${report.stateMismatch} with a state that differs, ${bad} bad lines; mean reward ` +
+        `${report.meanReward.toFixed(3)} (recorded ${report.meanRecorded.toFixed(3)})`,
     );
     for (const f of report.failures) {
       console.log(
@@ -222,7 +288,16 @@ async function main(): Promise<void> {
           `replayed ${f.reward}`,
       );
     }
-    console.log(JSON.stringify({ replay: args.replay, ...report, badLines: bad }));
+    console.log(JSON.stringify({ replay: args.replay, rewardMode, ...report, badLines: bad }));
+    const missed = report.withOutcome - report.reached;
+    if (report.goalNotFound > 0 || missed > 0) {
+      throw new CliError(
+        `replay failed: ${missed} of ${report.withOutcome} demonstrations miss their recorded ` +
+          `outcome, ${report.goalNotFound} of ${report.demos} have a goal ${cat.source} lacks; ` +
+          "are they from this catalog and reward mode?",
+        args.replay,
+      );
+    }
     return;
   }
 
@@ -235,7 +310,25 @@ async function main(): Promise<void> {
     rewardMode,
     goalQueryMap: cat.goalQueryMap ?? null,
   });
-  await play(cat, env, goal, split);
+  if (goal !== undefined && split !== "all" && splitOf(cat, goal) !== split) {
+    console.log(
+      `(goal ${goal} is a ${splitOf(cat, goal)} goal; later episodes come from the ${split} split)`,
+    );
+  }
+  const lines = stdinLines();
+  let next = goal;
+  while (await play(cat, env, next, lines)) {
+    next = undefined;
+    await Deno.stdout.write(
+      new TextEncoder().encode(
+        `\nEpisode over. Enter: next episode (a ${split} goal), q: quit.\n> `,
+      ),
+    );
+    const line = await lines.next();
+    if (line.done || ["q", "quit"].includes(line.value.trim())) break;
+  }
+  // The stdin reader may still hold a pending read; nothing else is left to do.
+  Deno.exit(0);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runMain("shop", main);
