@@ -116,3 +116,42 @@ export function parseFlags<O extends FlagSpecs>(task: string, usage: string, opt
   }
   return parsed.values;
 }
+
+/**
+ * A JSON-lines results file written one line at a time as results are measured, so a run that
+ * is stopped keeps everything up to its last result. The folder is created; an existing file is
+ * appended to.
+ *
+ * @example
+ * ```ts
+ * const out = openJsonLines("runs/bench/kernels.jsonl");
+ * out.write({ op: "matmul", ms: 1.5 });
+ * out.close();
+ * ```
+ */
+export function openJsonLines(
+  path: string,
+): { path: string; write(v: unknown): void; close(): void } {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+  if (dir) Deno.mkdirSync(dir, { recursive: true });
+  const file = Deno.openSync(path, { write: true, create: true, append: true });
+  const enc = new TextEncoder();
+  return {
+    path,
+    write(v: unknown) {
+      const b = enc.encode(JSON.stringify(v) + "\n");
+      let off = 0;
+      while (off < b.length) off += file.writeSync(b.subarray(off));
+    },
+    close: () => file.close(),
+  };
+}
+
+/** Progress text with an estimate of the time left: "12/100, 3.1 s, about 23 s left". */
+export function progressText(done: number, total: number, startMs: number): string {
+  const s = (performance.now() - startMs) / 1000;
+  const left = done > 0 ? (s / done) * (total - done) : NaN;
+  const fmt = (x: number) => (x >= 120 ? `${(x / 60).toFixed(1)} min` : `${x.toFixed(1)} s`);
+  return `${done}/${total}, ${fmt(s)}` +
+    (done > 0 && done < total ? `, about ${fmt(left)} left` : "");
+}

@@ -5,40 +5,54 @@
  *   deno task rollout --catalog ../shared/webshop --goals synthetic --policy random --json
  *
  * Prints the mean score x100 (WebShop's scale), the success rate (reward = 1), mean steps, env
- * steps/s and the reward mode; writes one JSON line per episode plus a summary line to
- * runs/rollout/<time>-<policy>.jsonl.
+ * steps/s and the reward mode; appends one JSON line per episode as it ends, then a summary line,
+ * to runs/rollout/<time>-<policy>.jsonl (or --out).
  *
  * @module
  */
 
 import { OraclePolicy, type Policy, RandomPolicy, runEpisode } from "../env/policies.ts";
-import type { RewardMode } from "../env/reward.ts";
+import { describeLoad } from "../env/loaders.ts";
+import { DEFAULT_REWARD_MODE, REWARD_MODES, type RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
 import { openCatalog } from "../env/synthetic.ts";
 import { goalIndicesForSplit, type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
-import { intFlag, parseFlags, usageError } from "./_cli.ts";
+import {
+  CliError,
+  intFlag,
+  MAX_SYNTHETIC_PRODUCTS,
+  openJsonLines,
+  parseFlags,
+  progressText,
+  runMain,
+  usageError,
+} from "./_cli.ts";
 
 const USAGE = `usage: deno task rollout [options]
   --catalog <c>        "synthetic" (default) or a WebShop data folder
-  --products <n>       synthetic catalog size (default 1000)
+  --products <n>       synthetic catalog size (default 1000, at most ${MAX_SYNTHETIC_PRODUCTS})
   --policy <p>         random (default) or oracle
-  --episodes <n>       episodes, over the split's goals in order (default 100)
+  --episodes <n>       episodes, over the split's goals in order (default 100); more
+                       episodes than goals replay goals, and say so
   --split <s>          test (default), eval, train or all
   --goals <g>          human (default) or synthetic goals
   --reward-mode <m>    webshop (default) or corrected
+  --strict             fail on the first invalid record of a data folder
   --seed <s>           seed of the env and the random policy (default 0)
   --step-limit <n>     steps per episode (default 100)
   --observation <m>    text_rich (default), text or url
   --human-queries      search candidates from goal_query_map.json when the catalog has one
   --json               print the summary as one JSON object
+  --out <file>         episodes file (default runs/rollout/<time>-<policy>.jsonl)
+  --debug              stack traces on errors
   --help               this text`;
 
 function fail(msg: string): never {
   return usageError("rollout", USAGE, msg);
 }
 
-function intArg(name: string, v: string | undefined, dflt: number, min: number) {
-  return intFlag("rollout", USAGE, name, v, dflt, min);
+function intArg(name: string, v: string | undefined, dflt: number, min: number, max?: number) {
+  return intFlag("rollout", USAGE, name, v, dflt, min, max);
 }
 
 function oneOf<T extends string>(name: string, v: string | undefined, dflt: T, allowed: T[]): T {
@@ -61,17 +75,18 @@ async function main(): Promise<void> {
     observation: { type: "string" },
     "human-queries": { type: "boolean" },
     json: { type: "boolean" },
+    strict: { type: "boolean" },
+    out: { type: "string" },
   });
   if (!v) return;
   const source = v.catalog ?? "synthetic";
-  const numProducts = intArg("products", v.products, 1000, 1);
+  const numProducts = intArg("products", v.products, 1000, 1, MAX_SYNTHETIC_PRODUCTS);
   const policyName = oneOf("policy", v.policy, "random", ["random", "oracle"]);
   const episodes = intArg("episodes", v.episodes, 100, 1);
   const split = oneOf<GoalSplit>("split", v.split, "test", ["test", "eval", "train", "all"]);
   const goalKind = oneOf("goals", v.goals, "human", ["human", "synthetic"]);
-  const rewardMode = oneOf<RewardMode>("reward-mode", v["reward-mode"], "webshop", [
-    "webshop",
-    "corrected",
+  const rewardMode = oneOf<RewardMode>("reward-mode", v["reward-mode"], DEFAULT_REWARD_MODE, [
+    ...REWARD_MODES,
   ]);
   const seed = intArg("seed", v.seed, 0, 0);
   const stepLimit = intArg("step-limit", v["step-limit"], 100, 1);
@@ -82,12 +97,13 @@ async function main(): Promise<void> {
   ]);
 
   const t0 = performance.now();
-  const catalog = await openCatalog(source, { numProducts, goals: goalKind });
+  const catalog = await openCatalog(source, { numProducts, goals: goalKind, strict: v.strict });
   const loadMs = performance.now() - t0;
   if (catalog.goals.length === 0) {
-    fail(
-      `${source} gives no ${goalKind} goals (human goals need items_human_ins.json; synthetic ` +
-        "goals need instructions in items_ins_v2*.json)",
+    throw new CliError(
+      `${describeLoad(catalog.stats)}, but no ${goalKind} goals (human goals need ` +
+        "items_human_ins.json; synthetic goals need instructions in items_ins_v2*.json)",
+      source,
     );
   }
   const engine = new SearchEngine(catalog.products);
@@ -103,27 +119,38 @@ async function main(): Promise<void> {
   });
   const policy: Policy = policyName === "oracle" ? new OraclePolicy() : new RandomPolicy(seed);
   const indices = goalIndicesForSplit(catalog.goals.length, split);
-  if (!v.json) {
-    console.log(
-      `catalog ${catalog.source}: ${catalog.products.length} products, ${catalog.goals.length} ` +
-        `${catalog.goalKind} goals (${indices.length} in ${split}); loaded in ` +
-        `${(loadMs / 1000).toFixed(1)} s, indexed in ${(engine.indexMs / 1000).toFixed(1)} s`,
+  if (indices.length === 0) {
+    throw new CliError(`the ${split} split of ${catalog.goals.length} goals is empty`, source);
+  }
+  const distinctGoals = Math.min(episodes, indices.length);
+  // Stderr, so --json leaves stdout one JSON object.
+  console.error(
+    `catalog ${catalog.source}: ${describeLoad(catalog.stats)}; ${catalog.goals.length} ` +
+      `${catalog.goalKind} goals (${indices.length} in ${split}); loaded in ` +
+      `${(loadMs / 1000).toFixed(1)} s, indexed in ${(engine.indexMs / 1000).toFixed(1)} s`,
+  );
+  if (episodes > indices.length) {
+    console.error(
+      `rollout: note: ${episodes} episodes over the ${indices.length} ${split} goals: ` +
+        `${episodes - indices.length} episodes replay goals (in order from the first)`,
     );
   }
 
-  await Deno.mkdir("runs/rollout", { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const path = `runs/rollout/${stamp}-${policyName}.jsonl`;
-  const lines: string[] = [];
-  let sum = 0, successes = 0, steps = 0, bought = 0;
+  const path = v.out ?? `runs/rollout/${stamp}-${policyName}.jsonl`;
+  // Each episode is appended as it ends: a stopped run keeps what it played.
+  const out = openJsonLines(path);
+  let sum = 0, successes = 0, steps = 0, bought = 0, envMs = 0;
   const tRun = performance.now();
   for (let e = 0; e < episodes; e++) {
+    const tEp = performance.now();
     const r = runEpisode(env, policy, indices[e % indices.length]);
+    envMs += performance.now() - tEp;
     sum += r.reward;
     if (r.reward === 1) successes++;
     if (r.bought) bought++;
     steps += r.steps;
-    lines.push(JSON.stringify({
+    out.write({
       episode: e,
       goal: r.goalIndex,
       reward: r.reward,
@@ -131,12 +158,16 @@ async function main(): Promise<void> {
       bought: r.bought,
       actions: r.actions,
       rewardInfo: r.rewardInfo,
-    }));
+    });
     if (!v.json && (e + 1) % Math.max(1, Math.floor(episodes / 10)) === 0 && e + 1 < episodes) {
-      console.log(`  ${e + 1}/${episodes} episodes, score ${(100 * sum / (e + 1)).toFixed(2)}`);
+      console.log(
+        `  episodes ${progressText(e + 1, episodes, tRun)}, score ${
+          (100 * sum / (e + 1)).toFixed(2)
+        }`,
+      );
     }
   }
-  const runS = (performance.now() - tRun) / 1000;
+  const runS = envMs / 1000;
   const summary = {
     kind: "summary",
     catalog: catalog.source,
@@ -145,6 +176,7 @@ async function main(): Promise<void> {
     split,
     policy: policyName,
     episodes,
+    distinctGoals,
     rewardMode,
     seed,
     stepLimit,
@@ -157,8 +189,8 @@ async function main(): Promise<void> {
     loadSeconds: loadMs / 1000,
     indexSeconds: engine.indexMs / 1000,
   };
-  lines.push(JSON.stringify(summary));
-  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+  out.write(summary);
+  out.close();
   if (v.json) {
     console.log(JSON.stringify({ ...summary, file: path }));
     return;
@@ -173,11 +205,4 @@ async function main(): Promise<void> {
   console.log(`episodes written to ${path}`);
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (e) {
-    console.error(`rollout: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain("rollout", main);
