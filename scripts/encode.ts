@@ -18,7 +18,7 @@ import { BertModel } from "../model/bert.ts";
 import { loadHfBert } from "../model/checkpoint.ts";
 import { encodeNpy } from "../model/safetensors.ts";
 import { BertTokenizer, webshopProcess } from "../model/tokenizer.ts";
-import { parseFlags, usageError } from "./_cli.ts";
+import { intFlag, parseFlags, runMain, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task encode --model <dir> --text "..." [options]
   --model <dir>        Hugging Face BERT folder (config.json, weights, tokenizer.json)
@@ -28,6 +28,7 @@ const USAGE = `usage: deno task encode --model <dir> --text "..." [options]
   --truncation <side>  left (WebShop's) or right (Hugging Face's default); default left
   --webshop            clean text as WebShop's agents do (lower-case, drop quotes, [sep] -> [SEP])
   --out <file>         write the last hidden state (B, T, C) as .npy (float32) or .json
+  --debug              stack traces on errors
   --help               this text`;
 
 function fail(msg: string): never {
@@ -67,10 +68,9 @@ async function main(): Promise<void> {
     fail(`tokenizer has ${tok.vocabSize} ids but the model only ${c.vocabSize} embeddings`);
   }
   const maxLength = Math.min(
-    args["max-length"] ? Number(args["max-length"]) : Infinity,
+    intFlag("encode", USAGE, "max-length", args["max-length"], Infinity, 2),
     c.maxPositionEmbeddings,
   );
-  if (!(maxLength >= 2)) fail(`--max-length must be at least 2, got ${args["max-length"]}`);
   const texts = args.webshop ? args.text.map(webshopProcess) : args.text;
   const batch = tok.batch(texts, { maxLength, truncation: side });
   const { B, T } = batch;
@@ -111,4 +111,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runMain("encode", main);
