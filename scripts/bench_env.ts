@@ -6,7 +6,9 @@
  *   deno task bench:env [--sizes 1000,100000] [--seconds 2] [--repeats 5]
  *
  * Each throughput is the median of `--repeats` timed windows of about `--seconds` each, after a
- * warm-up window. Appends one JSON object per run to runs/bench/env.jsonl.
+ * warm-up window. Each figure is appended to runs/bench/env.jsonl (or --out) as soon as it is
+ * measured (one JSON object for rewards/s, then one per catalog size), so a stopped run keeps
+ * what it measured.
  *
  * @module
  */
@@ -22,12 +24,21 @@ import {
   writeSyntheticCatalog,
 } from "../env/synthetic.ts";
 import { WebShopEnv } from "../env/webshop_env.ts";
-import { parseFlags, usageError } from "./_cli.ts";
+import {
+  MAX_SYNTHETIC_PRODUCTS,
+  openJsonLines,
+  parseFlags,
+  progressText,
+  runMain,
+  usageError,
+} from "./_cli.ts";
 
 const USAGE = `usage: deno task bench:env [options]
   --sizes <list>     catalog sizes, comma-separated (default 1000,100000)
   --seconds <s>      length of one timed window (default 2)
   --repeats <n>      timed windows per figure; the median is reported (default 5)
+  --out <file>       results file, appended to (default runs/bench/env.jsonl)
+  --debug            stack traces on errors
   --help             this text`;
 
 function fail(msg: string): never {
@@ -73,13 +84,18 @@ interface SizeResult {
   randomScore: number;
 }
 
-async function benchSize(n: number, seconds: number, repeats: number): Promise<SizeResult> {
+async function benchSize(
+  n: number,
+  seconds: number,
+  repeats: number,
+  workDir: string,
+): Promise<SizeResult> {
   console.log(`catalog of ${n} synthetic products ...`);
   let t = performance.now();
   let raw: SyntheticCatalog | null = generateSyntheticCatalog({ numProducts: n, seed: 0 });
   const generateSeconds = (performance.now() - t) / 1000;
   // Load as a user would: WebShop's files on disk through the loader, then index.
-  const dir = `runs/bench/synthetic_${n}`;
+  const dir = `${workDir}/synthetic_${n}`;
   // This bench's own cache of the files: rewritten each run (the writer wants a new folder).
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await writeSyntheticCatalog(dir, raw);
@@ -186,11 +202,12 @@ async function main(): Promise<void> {
     sizes: { type: "string" },
     seconds: { type: "string" },
     repeats: { type: "string" },
+    out: { type: "string" },
   });
   if (!v) return;
   const sizes = (v.sizes ?? "1000,100000").split(",").map((s) => Number(s.trim()));
-  if (sizes.some((s) => !Number.isInteger(s) || s < 1)) {
-    fail(`--sizes must list positive integers, got "${v.sizes}"`);
+  if (sizes.some((s) => !Number.isInteger(s) || s < 1 || s > MAX_SYNTHETIC_PRODUCTS)) {
+    fail(`--sizes must list integers from 1 to ${MAX_SYNTHETIC_PRODUCTS}, got "${v.sizes}"`);
   }
   const seconds = Number(v.seconds ?? 2);
   if (!(seconds > 0)) fail(`--seconds must be a positive number, got "${v.seconds}"`);
@@ -199,9 +216,22 @@ async function main(): Promise<void> {
     fail(`--repeats must be a positive integer, got "${v.repeats}"`);
   }
 
+  const path = v.out ?? "runs/bench/env.jsonl";
+  const out = openJsonLines(path);
+  const run = { bench: "env", time: new Date().toISOString(), deno: Deno.version.deno, seconds };
+  const t0 = performance.now();
   const rewards = rewardsPerSecond(seconds, repeats);
+  out.write({ ...run, repeats, rewardsPerSecond: rewards });
   const bySize: SizeResult[] = [];
-  for (const n of sizes) bySize.push(await benchSize(n, seconds, repeats));
+  const workDir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  for (const [i, n] of sizes.entries()) {
+    const r = await benchSize(n, seconds, repeats, workDir);
+    bySize.push(r);
+    out.write({ ...run, repeats, size: r });
+    // Larger catalogs take longer; the estimate is a floor when sizes grow.
+    console.log(`  sizes ${progressText(i + 1, sizes.length, t0)}; appended to ${path}`);
+  }
+  out.close();
 
   console.log("\nWebShop env benchmark (medians, one thread)");
   const rows = [
@@ -235,19 +265,7 @@ async function main(): Promise<void> {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const r of rows) console.log(r.map((x, c) => x.padStart(widths[c])).join("  "));
   console.log(`rewards/s: ${rewards.toFixed(0)}`);
-
-  await Deno.mkdir("runs/bench", { recursive: true });
-  const record = {
-    bench: "env",
-    time: new Date().toISOString(),
-    deno: Deno.version.deno,
-    seconds,
-    repeats,
-    rewardsPerSecond: rewards,
-    sizes: bySize,
-  };
-  await Deno.writeTextFile("runs/bench/env.jsonl", JSON.stringify(record) + "\n", { append: true });
-  console.log("appended to runs/bench/env.jsonl");
+  console.log(`appended ${1 + bySize.length} results to ${path}`);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runMain("bench:env", main);
