@@ -27,9 +27,8 @@ Deno.test("bench:env appends each result as it is measured, so a stopped run kee
     }).spawn();
     const read = () => Deno.readTextFile(path).then((t) => t.trim().split("\n"), () => []);
     // Stopped once rewards/s and the 60-product size are in, while the 100k size is being made.
-    let lines: string[] = [];
     const t0 = performance.now();
-    while ((lines = await read()).length < 2 && performance.now() - t0 < 60_000) {
+    while ((await read()).length < 2 && performance.now() - t0 < 60_000) {
       await new Promise((r) => setTimeout(r, 50));
     }
     child.kill("SIGKILL");
