@@ -5,21 +5,26 @@
  * submits of `reps` runs each (synced with gpu.sync(); the latency of an empty submit, measured
  * first, is subtracted from each) and report the median ms per run, GFLOP/s
  * or GB/s (memory-bound cases also as a fraction of the copy kernel's GB/s), the CPU reference
- * time at the same shape and the speedup. Results are appended to runs/bench/kernels.jsonl.
+ * time at the same shape and the speedup. Each result is appended to runs/bench/kernels.jsonl
+ * (or --out) as soon as it is measured, with progress and an estimate of the time left.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { requestGpu } from "../kernels/device.ts";
 import type { BenchCase } from "../kernels/_bench/types.ts";
 import { cases as matmulCases, type ScaledBenchInstance } from "../kernels/_bench/matmul.ts";
+import { intFlag, openJsonLines, parseFlags, progressText, runMain, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task bench:kernels [--json] [--op name] [--reps N] [--submits N]
   --json       print one JSON object per case instead of the table
   --op NAME    only cases whose op contains NAME (e.g. matmul, copy, layernorm)
   --reps N     runs per submit (default: enough for ~0.3 s of work per submit, at most 2000)
-  --submits N  timed submits per case; the median is reported (default 5)`;
+  --submits N  timed submits per case; the median is reported (default 5)
+  --out FILE   results file, appended to as each case is measured
+               (default runs/bench/kernels.jsonl)
+  --debug      stack traces on errors
+  --help       this text`;
 
 /** GPU time of one case. */
 interface Result {
@@ -59,42 +64,26 @@ async function optionalCases(name: string): Promise<BenchCase[]> {
 }
 
 async function main(): Promise<void> {
-  let args;
-  try {
-    args = parseArgs({
-      args: Deno.args,
-      options: {
-        json: { type: "boolean", default: false },
-        op: { type: "string" },
-        reps: { type: "string" },
-        submits: { type: "string", default: "5" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    Deno.exit(2);
-  }
-  if (args.help) {
-    console.log(USAGE);
-    return;
-  }
-  const fixedReps = args.reps === undefined ? null : Number(args.reps);
-  const submits = Number(args.submits);
-  if (
-    (fixedReps !== null && !(Number.isInteger(fixedReps) && fixedReps > 0)) ||
-    !(Number.isInteger(submits) && submits > 0)
-  ) {
-    console.error(`--reps and --submits must be positive integers\n${USAGE}`);
-    Deno.exit(2);
-  }
+  const args = parseFlags("bench:kernels", USAGE, {
+    json: { type: "boolean", default: false },
+    op: { type: "string" },
+    reps: { type: "string" },
+    submits: { type: "string" },
+    out: { type: "string" },
+  });
+  if (!args) return;
+  const fixedReps = intFlag("bench:kernels", USAGE, "reps", args.reps, undefined, 1, 1_000_000) ??
+    null;
+  const submits = intFlag("bench:kernels", USAGE, "submits", args.submits, 5, 1, 1000);
 
   const all = [...matmulCases, ...await optionalCases("nn"), ...await optionalCases("train")];
   const selected = all.filter((c) => !args.op || c.op.includes(args.op));
   if (!selected.length) {
-    console.error(`no case matches --op ${args.op}; ops: ${[...new Set(all.map((c) => c.op))]}`);
-    Deno.exit(2);
+    usageError(
+      "bench:kernels",
+      USAGE,
+      `no case matches --op ${args.op}; ops: ${[...new Set(all.map((c) => c.op))].join(", ")}`,
+    );
   }
 
   const gpu = await requestGpu();
@@ -114,6 +103,11 @@ async function main(): Promise<void> {
     ? [copyCase, ...selected]
     : [...selected].sort((a, b) => (a === copyCase ? -1 : b === copyCase ? 1 : 0));
   const header = !args.json;
+  const path = args.out ?? "runs/bench/kernels.jsonl";
+  // Each result is appended as it is measured: a stopped run keeps the cases it finished.
+  const out = openJsonLines(path);
+  const stamp = new Date().toISOString();
+  const t0 = performance.now();
   let done = 0;
   for (const c of ordered) {
     const res = await timeCase(gpu, c, fixedReps, submits, copyGbs, syncMs);
@@ -123,20 +117,21 @@ async function main(): Promise<void> {
     }
     if (!selected.includes(c)) continue;
     results.push(res);
+    out.write({ time: stamp, adapter, ...res });
     if (args.json) console.log(JSON.stringify(res));
-    else {console.error(
-        `[${++done}/${selected.length}] ${c.op} ${c.shape}: ${res.ms.toFixed(3)} ms`,
-      );}
+    else {
+      console.error(
+        `[${progressText(++done, selected.length, t0)}] ${c.op} ${c.shape}: ` +
+          `${res.ms.toFixed(3)} ms`,
+      );
+    }
   }
+  out.close();
   if (header) printTable(results);
   if (header && results.some((x) => x.cpuScaled)) {
     console.log("* CPU time measured on a slice of the rows and scaled to the full shape");
   }
-  await Deno.mkdir("runs/bench", { recursive: true });
-  const stamp = new Date().toISOString();
-  const lines = results.map((x) => JSON.stringify({ time: stamp, adapter, ...x })).join("\n");
-  await Deno.writeTextFile("runs/bench/kernels.jsonl", lines + "\n", { append: true });
-  if (header) console.log(`appended ${results.length} results to runs/bench/kernels.jsonl`);
+  if (header) console.log(`appended ${results.length} results to ${path}`);
   gpu.destroy();
 }
 
@@ -242,4 +237,4 @@ function printTable(results: Result[]): void {
   for (const r of rows) console.log(line(r));
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runMain("bench:kernels", main);

@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { gpuTest } from "../kernels/_testing.ts";
+
+const SCRIPT = new URL("./bench_kernels.ts", import.meta.url).pathname;
+
+async function bench(args: string[], dir?: string) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-env",
+      ...(dir ? [`--allow-write=${dir}`] : []),
+      SCRIPT,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+}
+
+Deno.test("bench:kernels: bad flags exit 2 with the usage", async () => {
+  const unknown = await bench(["--nope"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /^bench:kernels: .*\nusage: deno task bench:kernels/);
+  const reps = await bench(["--reps", "0"]);
+  assert.equal(reps.code, 2);
+  assert.match(reps.err, /--reps must be an integer >= 1/);
+  const op = await bench(["--op", "no-such-op"]);
+  assert.equal(op.code, 2);
+  assert.match(op.err, /no case matches --op no-such-op; ops: .*copy/);
+});
+
+gpuTest("bench:kernels appends each result to --out as measured, with progress", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bench_kernels_test_" });
+  try {
+    const path = `${dir}/k.jsonl`;
+    const r = await bench(["--op", "copy", "--submits", "1", "--reps", "1", "--out", path], dir);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /\[1\/1, [\d.]+ s\] copy /);
+    const lines = (await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0].op, "copy");
+    assert.ok(lines[0].ms > 0 && typeof lines[0].adapter === "string");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
