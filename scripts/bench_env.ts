@@ -37,7 +37,8 @@ const USAGE = `usage: deno task bench:env [options]
   --sizes <list>     catalog sizes, comma-separated (default 1000,100000)
   --seconds <s>      length of one timed window (default 2)
   --repeats <n>      timed windows per figure; the median is reported (default 5)
-  --out <file>       results file, appended to (default runs/bench/env.jsonl)
+  --out <file>       results file, appended to (default runs/bench/env.jsonl; the task may
+                     write only under runs/)
   --debug            stack traces on errors
   --help             this text`;
 

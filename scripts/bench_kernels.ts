@@ -22,7 +22,7 @@ const USAGE = `usage: deno task bench:kernels [--json] [--op name] [--reps N] [-
   --reps N     runs per submit (default: enough for ~0.3 s of work per submit, at most 2000)
   --submits N  timed submits per case; the median is reported (default 5)
   --out FILE   results file, appended to as each case is measured
-               (default runs/bench/kernels.jsonl)
+               (default runs/bench/kernels.jsonl; the task may write only under runs/)
   --debug      stack traces on errors
   --help       this text`;
 

@@ -43,7 +43,8 @@ const USAGE = `usage: deno task rollout [options]
   --observation <m>    text_rich (default), text or url
   --human-queries      search candidates from goal_query_map.json when the catalog has one
   --json               print the summary as one JSON object
-  --out <file>         episodes file (default runs/rollout/<time>-<policy>.jsonl)
+  --out <file>         episodes file, appended to (default runs/rollout/<time>-<policy>.jsonl;
+                       the task may write only under runs/)
   --debug              stack traces on errors
   --help               this text`;
 
