@@ -133,7 +133,7 @@ export function openJsonLines(
   path: string,
 ): { path: string; write(v: unknown): void; close(): void } {
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
-  if (dir) Deno.mkdirSync(dir, { recursive: true });
+  if (dir && !isDir(dir)) Deno.mkdirSync(dir, { recursive: true });
   const file = Deno.openSync(path, { write: true, create: true, append: true });
   const enc = new TextEncoder();
   return {
@@ -145,6 +145,14 @@ export function openJsonLines(
     },
     close: () => file.close(),
   };
+}
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** Progress text with an estimate of the time left: "12/100, 3.1 s, about 23 s left". */
