@@ -571,7 +571,7 @@ export function getReward(
   options: ChosenOptions,
   opts: RewardOptions = {},
 ): number | [number, RewardInfo] {
-  const mode = opts.mode ?? "webshop";
+  const mode = opts.mode ?? DEFAULT_REWARD_MODE;
   if (mode !== "webshop" && mode !== "corrected") {
     throw new Error(`getReward: mode must be "webshop" or "corrected", got "${mode}"`);
   }

@@ -14,7 +14,7 @@
  */
 
 import { OraclePolicy, type Policy, RandomPolicy, runEpisode } from "../env/policies.ts";
-import { getReward } from "../env/reward.ts";
+import { DEFAULT_REWARD_MODE, getReward } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
 import { loadCatalogFromDir } from "../env/loaders.ts";
 import {
@@ -219,7 +219,13 @@ async function main(): Promise<void> {
 
   const path = v.out ?? "runs/bench/env.jsonl";
   const out = openJsonLines(path);
-  const run = { bench: "env", time: new Date().toISOString(), deno: Deno.version.deno, seconds };
+  const run = {
+    bench: "env",
+    time: new Date().toISOString(),
+    deno: Deno.version.deno,
+    rewardMode: DEFAULT_REWARD_MODE,
+    seconds,
+  };
   const t0 = performance.now();
   const rewards = rewardsPerSecond(seconds, repeats);
   out.write({ ...run, repeats, rewardsPerSecond: rewards });
@@ -234,7 +240,7 @@ async function main(): Promise<void> {
   }
   out.close();
 
-  console.log("\nWebShop env benchmark (medians, one thread)");
+  console.log(`\nWebShop env benchmark (medians, one thread, reward mode ${DEFAULT_REWARD_MODE})`);
   const rows = [
     [
       "products",

@@ -3,8 +3,9 @@ import { gpuTest } from "../kernels/_testing.ts";
 
 const SCRIPT = new URL("./bench_kernels.ts", import.meta.url).pathname;
 
-async function bench(args: string[], dir?: string) {
+async function bench(args: string[], dir?: string, env: Record<string, string> = {}) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    env,
     args: [
       "run",
       "--allow-read",
@@ -30,6 +31,14 @@ Deno.test("bench:kernels: bad flags exit 2 with the usage", async () => {
   const op = await bench(["--op", "no-such-op"]);
   assert.equal(op.code, 2);
   assert.match(op.err, /no case matches --op no-such-op; ops: .*copy/);
+});
+
+Deno.test("bench:kernels: no WebGPU adapter is one error line, exit 1", async () => {
+  // dx12 exists on no Linux machine: the adapter request fails as on a box without a GPU.
+  const r = await bench(["--op", "copy"], undefined, { DENO_WEBGPU_BACKEND: "dx12" });
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^bench:kernels: No WebGPU adapter was found/m);
+  assert.doesNotMatch(r.err, /\n\s+at /);
 });
 
 gpuTest("bench:kernels appends each result to --out as measured, with progress", async () => {
