@@ -39,7 +39,7 @@ const USAGE = `usage: deno task rollout [options]
   --reward-mode <m>    webshop (default) or corrected
   --strict             fail on the first invalid record of a data folder
   --seed <s>           seed of the env and the random policy (default 0)
-  --step-limit <n>     steps per episode (default 100)
+  --step-limit <n>     steps per episode (default 100, at most 10000)
   --observation <m>    text_rich (default), text or url
   --human-queries      search candidates from goal_query_map.json when the catalog has one
   --json               print the summary as one JSON object
@@ -90,7 +90,8 @@ async function main(): Promise<void> {
     ...REWARD_MODES,
   ]);
   const seed = intArg("seed", v.seed, 0, 0);
-  const stepLimit = intArg("step-limit", v["step-limit"], 100, 1);
+  // Each episode keeps its actions: a huge limit with the random policy would exhaust memory.
+  const stepLimit = intArg("step-limit", v["step-limit"], 100, 1, 10_000);
   const observationMode = oneOf("observation", v.observation, "text_rich", [
     "text_rich",
     "text",

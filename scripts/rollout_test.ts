@@ -96,6 +96,9 @@ Deno.test("rollout script: bad flags exit 2 with usage, bad data exit 1 with one
     const huge = await rollout(dir, ["--products", "100000000"]);
     assertEquals(huge.code, 2);
     ok(huge.stderr.includes("--products must be at most 200000"), huge.stderr);
+    const steps = await rollout(dir, ["--step-limit", "1000000000"]);
+    assertEquals(steps.code, 2);
+    ok(steps.stderr.includes("--step-limit must be at most 10000"), steps.stderr);
 
     const oneLine = (s: string) => s.trim().split("\n").length === 1 && !/\n\s+at /.test(s);
     const missing = await rollout(dir, ["--catalog", `${dir}/nowhere`]);
