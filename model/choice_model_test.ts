@@ -27,7 +27,7 @@ for (const image of [false, true]) {
       const dLogp = randn(A, 7), dValues = randn(S, 8);
       const tdLogp = tensor(gpu, [A], "dLogp", dLogp),
         tdValues = tensor(gpu, [S], "dValues", dValues);
-      model.setInputs(inp);
+      model.setInputs(inp, { backward: true });
       const b = gpu.batch("choice test");
       model.zeroGrad(b);
       const { logp, values } = model.forward(b, { train: false, values: true });

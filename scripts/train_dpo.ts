@@ -16,11 +16,13 @@ import { MAIN_DATA, MAIN_DPO, MAIN_ENCODER, MAIN_IL } from "../train/defaults.ts
 import { validateDpoConfig } from "../train/dpo.ts";
 import { validateIlConfig } from "../train/il.ts";
 import { modelShape, type PipelineConfig, runPipeline } from "../train/pipeline.ts";
-import { intFlag, parseFlags, usageError } from "./_cli.ts";
+import { intFlag, parseFlags, runMain, usageError } from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
 
 const USAGE = `usage: deno task train:dpo [options]
   --name <n>               run folder runs/<n> (default dpo)
+  --resume <dir>           continue the DPO run in <dir> (runs/<name>) from its last.safetensors,
+                           with the same flags; then the control and the evaluation
   --ref <ckpt>             IL reference checkpoint (default: train one, cached under runs/cache)
   --init <i>               start of the IL reference: random, a Hugging Face BERT folder, or a
                            checkpoint (default random)
@@ -47,6 +49,7 @@ ${configUsage(MAIN_IL, "il-")}
 async function main(): Promise<void> {
   const v = parseFlags("train:dpo", USAGE, {
     name: { type: "string" },
+    resume: { type: "string" },
     ref: { type: "string" },
     init: { type: "string" },
     model: { type: "string" },
@@ -59,7 +62,6 @@ async function main(): Promise<void> {
     "no-control": { type: "boolean" },
     "control-lr": { type: "string" },
     json: { type: "boolean" },
-    debug: { type: "boolean" },
     ...configFlagSpecs(MAIN_DATA),
     ...configFlagSpecs(MAIN_DPO),
     ...configFlagSpecs(MAIN_IL, "il-"),
@@ -81,8 +83,13 @@ async function main(): Promise<void> {
     const controlLr = v["control-lr"] === undefined ? il.lr : Number(v["control-lr"]);
     if (!(controlLr > 0)) throw new RangeError(`--control-lr must be positive`);
     cfg = {
-      name: (v.name as string | undefined) ?? "dpo",
-      runsDir: "runs",
+      name: v.resume
+        ? (v.resume as string).replace(/\/$/, "").split("/").pop()!
+        : (v.name as string | undefined) ?? "dpo",
+      runsDir: v.resume
+        ? (v.resume as string).replace(/\/$/, "").split("/").slice(0, -1).join("/") || "."
+        : "runs",
+      resume: !!v.resume,
       data: applyConfigFlags(MAIN_DATA, v as Record<string, unknown>),
       model: modelShape((v.model as string | undefined) ?? "micro"),
       encoder: {
@@ -110,12 +117,4 @@ async function main(): Promise<void> {
   if (v.json) console.log(JSON.stringify(result));
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (e) {
-    if (Deno.args.includes("--debug")) throw e;
-    console.error(`train:dpo: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain("train:dpo", main);

@@ -33,7 +33,7 @@ import {
 import { ModelOptimizer } from "../train/optimizer.ts";
 import { createAgentModel, modelShape, splitExamples } from "../train/pipeline.ts";
 import { Interrupt, RunLog } from "../train/run.ts";
-import { intFlag, parseFlags, usageError } from "./_cli.ts";
+import { intFlag, parseFlags, runMain, usageError } from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
 
 const USAGE = `usage: deno task train:il [options]
@@ -64,7 +64,6 @@ async function main(): Promise<void> {
     "eval-goals": { type: "string" },
     envs: { type: "string" },
     "step-limit": { type: "string" },
-    debug: { type: "boolean" },
     ...configFlagSpecs(MAIN_DATA),
     ...configFlagSpecs(IL_DEFAULTS),
   });
@@ -163,12 +162,4 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (e) {
-    if (Deno.args.includes("--debug")) throw e;
-    console.error(`train:il: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain("train:il", main);

@@ -8,6 +8,7 @@
  */
 
 import type { EncoderConfig } from "../agent/encoder.ts";
+import { DEFAULT_REWARD_MODE } from "../env/reward.ts";
 import type { DataConfig } from "./data.ts";
 import { DPO_DEFAULTS, type DpoConfig } from "./dpo.ts";
 import { IL_DEFAULTS, type IlConfig } from "./il.ts";
@@ -22,7 +23,7 @@ export const MAIN_DATA: DataConfig = {
   evalDemos: 100,
   tokenizer: "wordpiece",
   vocabSize: 4000,
-  rewardMode: "webshop",
+  rewardMode: DEFAULT_REWARD_MODE,
   cacheDir: "runs/cache",
 };
 

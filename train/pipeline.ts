@@ -77,6 +77,8 @@ export interface PipelineConfig {
   stepLimit: number;
   /** Seed of the model init. */
   seed: number;
+  /** Continue the DPO run of `runs/<name>` from its last.safetensors (same flags). */
+  resume: boolean;
 }
 
 /** A model shape by preset name (`tiny`, `mini`, `small`, `base`), or `micro` / `nano` (2 / 1 layers of 64 channels). */
@@ -212,7 +214,11 @@ async function evalCheckpoint(
  * The main job: data → IL reference (cached) → DPO → IL control → greedy test evaluation.
  * Prints progress and the table; writes everything under `runs/<name>/`.
  */
-export async function runPipeline(gpu: Gpu, cfg: PipelineConfig): Promise<PipelineResult> {
+export async function runPipeline(
+  gpu: Gpu,
+  config: PipelineConfig,
+): Promise<PipelineResult> {
+  let cfg = config;
   validateIlConfig(cfg.il);
   validateDpoConfig(cfg.dpo);
   const interrupt = new Interrupt().listen();
@@ -252,6 +258,23 @@ export async function runPipeline(gpu: Gpu, cfg: PipelineConfig): Promise<Pipeli
   const evalGoals = goalIndicesForSplit(nGoals, "eval").slice(0, cfg.evalGoals);
   const testAll = goalIndicesForSplit(nGoals, "test");
   const testGoals = cfg.testGoals > 0 ? testAll.slice(0, cfg.testGoals) : testAll;
+
+  // A resumed run continues its own DPO phase against the reference it recorded.
+  let resumeFrom: Awaited<ReturnType<typeof loadAgent>> | null = null;
+  if (cfg.resume) {
+    resumeFrom = await loadAgent(`${runDir}/last.safetensors`, {
+      tokenizer: data.tokenizer.identity,
+    });
+    const saved = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
+    if (JSON.stringify(saved.trainer?.config) !== JSON.stringify(cfg.dpo)) {
+      throw new Error(
+        `--resume ${runDir}: the DPO flags differ from the run's config.json ` +
+          `(saved ${JSON.stringify(saved.trainer?.config)})`,
+      );
+    }
+    cfg = { ...cfg, reference: saved.reference };
+    console.log(`resume: ${runDir}/last.safetensors at DPO update ${resumeFrom.step}`);
+  }
 
   // 1. The IL reference.
   const tRef = performance.now();
@@ -347,9 +370,9 @@ export async function runPipeline(gpu: Gpu, cfg: PipelineConfig): Promise<Pipeli
       visit.add(e);
     }
   }
-  const dpoLog = await RunLog.open(runDir);
+  const dpoLog = await RunLog.open(runDir, { append: !!resumeFrom });
   const dpoMeta: AgentMeta = { spec: refCk.spec, trainer: { name: "dpo", config: cfg.dpo } };
-  await dpoLog.writeConfig({ ...dpoMeta, reference: refPath, data: cfg.data });
+  if (!resumeFrom) await dpoLog.writeConfig({ ...dpoMeta, reference: refPath, data: cfg.data });
   const ctx: TrainContext = {
     model,
     encoder: enc,
@@ -367,7 +390,15 @@ export async function runPipeline(gpu: Gpu, cfg: PipelineConfig): Promise<Pipeli
       } s; ${cfg.dpo.steps} updates, β ${cfg.dpo.beta}, ${cfg.dpo.lossType}`,
   );
   const dpoOpt = dpoOptimizer(ctx, cfg.dpo);
-  const dpoOut = await trainDpo(ctx, cfg.dpo, episodes, ref, dpoOpt);
+  if (resumeFrom) {
+    // The reference pass above ran on the reference weights; now the policy's.
+    model.loadWeights(resumeFrom.weights);
+    if (!resumeFrom.optimizer) throw new Error(`${resumeFrom.path}: no optimizer state to resume`);
+    dpoOpt.load(resumeFrom.optimizer, resumeFrom.path);
+  }
+  const dpoOut = await trainDpo(ctx, cfg.dpo, episodes, ref, dpoOpt, {
+    start: resumeFrom?.step ?? 0,
+  });
   dpoLog.close();
   dpoOpt.destroy();
   model.destroy();
