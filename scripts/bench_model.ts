@@ -21,12 +21,15 @@ import {
   packChoiceBatch,
 } from "../model/choice_model.ts";
 import { seededUniform } from "../model/init.ts";
+import { modelShape } from "../train/pipeline.ts";
+import { openJsonLines } from "./_cli.ts";
 import { imitationMicroStep } from "../train/il.ts";
 import { ImitationLoss } from "../train/imitation_loss.ts";
 import { ModelOptimizer } from "../train/optimizer.ts";
 
 const USAGE = `usage: deno task bench:model [options]
-  --presets LIST      BERT sizes, comma-separated (default tiny,mini,base)
+  --presets LIST      sizes, comma-separated: main (the main job's model: nano, vocab 3014),
+                      nano, micro, tiny, mini, small, base (default main,tiny,mini,base)
   --decisions LIST    decisions per batch (default 1,4)
   --state-len N       tokens per state (default 512)
   --actions N         actions per decision (default 16)
@@ -35,8 +38,6 @@ const USAGE = `usage: deno task bench:model [options]
   --no-train          time the forward only
   --out FILE          JSON lines output (default runs/bench/model.jsonl)
   --help              this text`;
-
-type Preset = keyof typeof BERT_PRESETS;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
     args = parseArgs({
       args: Deno.args,
       options: {
-        presets: { type: "string", default: "tiny,mini,base" },
+        presets: { type: "string", default: "main,tiny,mini,base" },
         decisions: { type: "string", default: "1,4" },
         "state-len": { type: "string", default: "512" },
         actions: { type: "string", default: "16" },
@@ -99,10 +100,11 @@ async function main(): Promise<void> {
     }
     return x;
   };
-  const presets = v.presets!.split(",") as Preset[];
+  const presets = v.presets!.split(",");
+  const known = ["main", "nano", "micro", ...Object.keys(BERT_PRESETS)];
   for (const p of presets) {
-    if (!(p in BERT_PRESETS)) {
-      console.error(`unknown preset '${p}' (have ${Object.keys(BERT_PRESETS).join(", ")})`);
+    if (!known.includes(p)) {
+      console.error(`unknown preset '${p}' (have ${known.join(", ")})`);
       Deno.exit(2);
     }
   }
@@ -116,6 +118,8 @@ async function main(): Promise<void> {
   console.log(`device: ${device}`);
   const stamp = new Date().toISOString();
   const lines: Record<string, unknown>[] = [];
+  // Each result is appended as it is measured, so a stopped run keeps what it measured.
+  const results = openJsonLines(v.out!);
 
   // The reference: one 512×768×768 matmul, median of several submits.
   {
@@ -133,6 +137,7 @@ async function main(): Promise<void> {
     const ms = median(times), gflops = (2 * m * k * n) / (ms * 1e6);
     console.log(`matmul 512x768x768: ${ms.toFixed(2)} ms, ${gflops.toFixed(1)} GFLOP/s`);
     lines.push({ bench: "model", case: "matmul", shape: "512x768x768", ms, gflops, device, stamp });
+    results.write(lines.at(-1));
     a.destroy();
     b.destroy();
     out.destroy();
@@ -141,7 +146,12 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
   for (const preset of presets) {
-    const bertCfg = { ...BERT_PRESETS[preset], vocabSize: 30526 };
+    // "main" is the main job's model and vocabulary (train/defaults.ts, the learned WordPiece).
+    const bertCfg = {
+      ...BERT_PRESETS.tiny,
+      ...modelShape(preset === "main" ? "nano" : preset),
+      vocabSize: preset === "main" || preset === "nano" || preset === "micro" ? 3014 : 30526,
+    };
     const cfg = choiceConfig(bertCfg);
     const model = ChoiceModel.create(gpu, cfg, undefined, { seed: 1 });
     const loss = new ImitationLoss(gpu);
@@ -200,6 +210,7 @@ async function main(): Promise<void> {
           actionLen,
           tokens,
           ms,
+          decisionsPerS: n / (ms / 1000),
           tokensPerS: tps,
           gflop: flops / 1e9,
           gflops,
@@ -214,11 +225,13 @@ async function main(): Promise<void> {
           mode,
           String(tokens),
           ms.toFixed(1),
+          (n / (ms / 1000)).toFixed(1),
           tps.toFixed(0),
           (flops / 1e9).toFixed(1),
           gflops.toFixed(1),
           (gflops / matmulGflops).toFixed(2),
         ]);
+        results.write(lines.at(-1));
         console.log(rows.at(-1)!.join("\t"));
       }
     }
@@ -226,16 +239,23 @@ async function main(): Promise<void> {
     loss.destroy();
     model.destroy();
   }
-  const head = ["preset", "dec", "mode", "tokens", "ms", "tok/s", "GFLOP", "GFLOP/s", "vs matmul"];
+  const head = [
+    "preset",
+    "dec",
+    "mode",
+    "tokens",
+    "ms",
+    "dec/s",
+    "tok/s",
+    "GFLOP",
+    "GFLOP/s",
+    "vs matmul",
+  ];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padStart(width[i])).join("  ");
   console.log(`\n${fmt(head)}\n${rows.map(fmt).join("\n")}`);
   console.log(`matmul 512x768x768 reference: ${matmulGflops.toFixed(1)} GFLOP/s`);
-  const dir = v.out!.includes("/") ? v.out!.slice(0, v.out!.lastIndexOf("/")) : ".";
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(v.out!, lines.map((l) => JSON.stringify(l)).join("\n") + "\n", {
-    append: true,
-  });
+  results.close();
   console.log(`wrote ${lines.length} lines to ${v.out}`);
 }
 
