@@ -26,11 +26,11 @@ const USAGE = `usage: deno task train:dpo [options]
   --ref <ckpt>             IL reference checkpoint (default: train one, cached under runs/cache)
   --init <i>               start of the IL reference: random, a Hugging Face BERT folder, or a
                            checkpoint (default random)
-  --model <p>              encoder size: micro, tiny, mini, small, base (default micro)
+  --model <p>              encoder size: nano, micro, tiny, mini, small, base (default nano)
   --state-len <n>          tokens per state (default ${MAIN_ENCODER.stateLen}; WebShop 512)
   --action-len <n>         tokens per action (default ${MAIN_ENCODER.actionLen}; WebShop 128)
   --test-goals <n>         test goals evaluated, 0 for the whole split (default 0)
-  --eval-goals <n>         eval goals of the greedy evaluation after each phase (default 100)
+  --eval-goals <n>         eval goals of a greedy evaluation after each phase (default 0: none)
   --envs <n>               episodes played at once in evaluation (default 32)
   --step-limit <n>         steps before an evaluation episode ends with reward 0 (default 20;
                            WebShop 100)
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
         : "runs",
       resume: !!v.resume,
       data: applyConfigFlags(MAIN_DATA, v as Record<string, unknown>),
-      model: modelShape((v.model as string | undefined) ?? "micro"),
+      model: modelShape((v.model as string | undefined) ?? "nano"),
       encoder: {
         stateLen: int("state-len", MAIN_ENCODER.stateLen, 3),
         actionLen: int("action-len", MAIN_ENCODER.actionLen, 3),
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       control: !v["no-control"],
       controlLr,
       testGoals: int("test-goals", 0, 0),
-      evalGoals: int("eval-goals", 100, 0),
+      evalGoals: int("eval-goals", 0, 0),
       envs: int("envs", 32, 1),
       stepLimit: int("step-limit", 20, 1),
       seed: il.seed,

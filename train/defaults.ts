@@ -33,11 +33,12 @@ export const MAIN_ENCODER: EncoderConfig = { stateLen: 384, actionLen: 32 };
 /** The IL reference: a short imitation run from random init. */
 export const MAIN_IL: IlConfig = {
   ...IL_DEFAULTS,
-  lr: 1e-3,
+  lr: 4e-3,
+  dropout: false,
   microBatch: 16,
   gradAccum: 1,
-  maxSteps: 120,
-  warmupSteps: 10,
+  maxSteps: 150,
+  warmupSteps: 5,
   clip: 1,
   logEvery: 10,
   checkpointEvery: 50,
@@ -47,7 +48,7 @@ export const MAIN_IL: IlConfig = {
 export const MAIN_DPO: DpoConfig = {
   ...DPO_DEFAULTS,
   steps: 150,
-  lr: 1e-3,
+  lr: 2e-3,
   clip: 1,
   logEvery: 10,
   checkpointEvery: 50,
