@@ -92,7 +92,7 @@ function fmt(v: number): string {
 /** Seconds as "1m05s" / "12s". */
 export function duration(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  const m = Math.floor(s / 60), r = Math.round(s - 60 * m);
+  const t = Math.round(s), m = Math.floor(t / 60), r = t - 60 * m;
   return m > 0 ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
 }
 
