@@ -1,5 +1,5 @@
 /**
- * Helpers for kernel tests: a test that skips without an adapter, seeded random inputs, a
+ * Helpers for kernel tests: a test that is ignored (and says why) without an adapter, seeded random inputs, a
  * comparison that prints the first mismatches and the max error, and float64 central differences.
  *
  * @module
@@ -8,23 +8,24 @@
 import { type Gpu, tryRequestGpu } from "./device.ts";
 import { mulberry32 } from "./random.ts";
 
+/** The shared GPU of this test module, or null on a machine without a WebGPU adapter. */
+const GPU: Gpu | null = await tryRequestGpu();
+
+/** What a GPU test's name says when it cannot run; `.ci/run` fails when it sees it. */
+export const NO_ADAPTER_NOTE = "(ignored: no WebGPU adapter on this machine)";
+
 /**
- * Registers a Deno test that runs `fn` on the shared GPU, or skips with a message when this
- * machine has no WebGPU adapter. Resource sanitizers are off: the device outlives each test.
+ * Registers a Deno test that runs `fn` on the shared GPU. Without a WebGPU adapter the test is
+ * registered as ignored, with the reason in its name, so the runner counts it as ignored, never
+ * as passed. Resource sanitizers are off: the device outlives each test.
  */
 export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void> | void): void {
   Deno.test({
-    name,
+    name: GPU ? name : `${name} ${NO_ADAPTER_NOTE}`,
+    ignore: GPU === null,
     sanitizeResources: false,
     sanitizeOps: false,
-    async fn(t) {
-      const gpu = await tryRequestGpu();
-      if (!gpu) {
-        console.log(`skipped '${t.name}': no WebGPU adapter on this machine`);
-        return;
-      }
-      await fn(gpu);
-    },
+    fn: () => fn(GPU!),
   });
 }
 
