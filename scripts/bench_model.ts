@@ -22,7 +22,7 @@ import {
 } from "../model/choice_model.ts";
 import { seededUniform } from "../model/init.ts";
 import { modelShape } from "../train/pipeline.ts";
-import { openJsonLines } from "./_cli.ts";
+import { openJsonLines, progressText } from "./_cli.ts";
 import { imitationMicroStep } from "../train/il.ts";
 import { ImitationLoss } from "../train/imitation_loss.ts";
 import { ModelOptimizer } from "../train/optimizer.ts";
@@ -145,6 +145,10 @@ async function main(): Promise<void> {
   const matmulGflops = lines[0].gflops as number;
 
   const rows: string[][] = [];
+  // Progress over the (preset, decisions, mode) cases, with the time left.
+  const totalCases = presets.length * decisions.length * (train ? 2 : 1);
+  let casesDone = 0;
+  const benchStart = performance.now();
   for (const preset of presets) {
     // "main" is the main job's model and vocabulary (train/defaults.ts, the learned WordPiece).
     const bertCfg = {
@@ -179,7 +183,7 @@ async function main(): Promise<void> {
           console.error(
             `${preset} x${n} ${mode}: ${
               i < warmup ? "warm-up" : `rep ${i - warmup + 1}/${reps}`
-            }...`,
+            }... (cases ${progressText(casesDone, totalCases, benchStart)})`,
           );
           const t0 = performance.now();
           if (mode === "forward") {
@@ -196,6 +200,7 @@ async function main(): Promise<void> {
           await gpu.sync(`bench ${mode}`);
           if (i >= warmup) times.push(performance.now() - t0);
         }
+        casesDone++;
         const ms = median(times);
         const flops = mode === "forward" ? fwdFlops : 3 * fwdFlops;
         const gflops = flops / (ms * 1e6);
