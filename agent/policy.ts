@@ -124,48 +124,52 @@ export class ModelPolicy implements AgentPolicy {
   reset(_env: WebShopEnv): void {}
 
   async act(decisions: readonly Decision[]): Promise<Choice[]> {
-    const out: Choice[] = [];
-    for (let i = 0; i < decisions.length; i += this.maxBatch) {
-      const part = decisions.slice(i, i + this.maxBatch);
-      const { logps, values } = await scoreDecisions(this.model, this.encoder, part, this.values);
-      part.forEach((d, j) => {
-        const lp = logps[j];
-        let index: number;
-        if (this.mode === "greedy") index = argmax(lp);
-        else if (this.mode === "sample") index = sampleLogits(lp, this.temperature, this.#rng());
-        else {
-          index = this.#rng() < this.epsilon ? Math.floor(this.#rng() * lp.length) : argmax(lp);
-        }
-        out.push({
-          index,
-          action: d.actions[index],
-          logp: lp[index],
-          logps: lp,
-          value: values ? values[j] : null,
-        });
-      });
-    }
-    return out;
+    const { logps, values } = await scoreDecisions(this.model, this.encoder, decisions, {
+      values: this.values,
+      maxBatch: this.maxBatch,
+    });
+    return decisions.map((d, j) => {
+      const lp = logps[j];
+      let index: number;
+      if (this.mode === "greedy") index = argmax(lp);
+      else if (this.mode === "sample") index = sampleLogits(lp, this.temperature, this.#rng());
+      else {
+        index = this.#rng() < this.epsilon ? Math.floor(this.#rng() * lp.length) : argmax(lp);
+      }
+      return {
+        index,
+        action: d.actions[index],
+        logp: lp[index],
+        logps: lp,
+        value: values ? values[j] : null,
+      };
+    });
   }
 }
 
 /**
- * Scores decisions in one submit: the log-probs of every valid action per decision and, with
- * `values`, the value head's output. Reads back once (twice with values): sync points.
+ * Scores decisions, `maxBatch` (default 32) per submit: the log-probs of every valid action per
+ * decision and, with `values`, the value head's output. Each submit reads back once (twice with
+ * values): sync points.
  */
 export async function scoreDecisions(
   model: ChoiceModel,
   encoder: AgentEncoder,
   decisions: readonly { state: string; actions: readonly string[] }[],
-  values = false,
+  opts: { values?: boolean; maxBatch?: number } = {},
 ): Promise<{ logps: Float32Array[]; values: Float32Array | null }> {
-  const inputs = encoder.batch(decisions);
-  const b = model.gpu.batch("agent score");
-  const r = model.score(b, inputs, { values });
-  b.submit();
-  const logps = await model.readLogp();
-  const v = r.values ? await r.values.read() as Float32Array : null;
-  return { logps, values: v };
+  const maxBatch = opts.maxBatch ?? 32;
+  const logps: Float32Array[] = [], values: number[] = [];
+  for (let i = 0; i < decisions.length; i += maxBatch) {
+    const b = model.gpu.batch("agent score");
+    const r = model.score(b, encoder.batch(decisions.slice(i, i + maxBatch)), {
+      values: opts.values,
+    });
+    b.submit();
+    logps.push(...await model.readLogp());
+    if (r.values) values.push(...await r.values.read());
+  }
+  return { logps, values: opts.values ? Float32Array.from(values) : null };
 }
 
 /** Uniform over the valid actions (the floor any learner must beat). */

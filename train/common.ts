@@ -63,15 +63,8 @@ export async function actionAccuracy(
   batchSize = 32,
 ): Promise<number> {
   if (examples.length === 0) return NaN;
-  let hit = 0;
-  for (let i = 0; i < examples.length; i += batchSize) {
-    const part = examples.slice(i, i + batchSize);
-    const { logps } = await scoreDecisions(model, encoder, part);
-    part.forEach((e, j) => {
-      if (argmax(logps[j]) === e.target) hit++;
-    });
-  }
-  return hit / examples.length;
+  const { logps } = await scoreDecisions(model, encoder, examples, { maxBatch: batchSize });
+  return examples.filter((e, i) => argmax(logps[i]) === e.target).length / examples.length;
 }
 
 /** Greedy score ×100 and success rate on the eval goals, as `eval/score`, `eval/success_rate`. */

@@ -177,13 +177,8 @@ export async function referenceLogps(
 ): Promise<Map<IlExample, Float32Array>> {
   const todo: IlExample[] = [];
   for (const i of new Set(which)) todo.push(...episodes[i].examples);
-  const out = new Map<IlExample, Float32Array>();
-  for (let i = 0; i < todo.length; i += batchSize) {
-    const part = todo.slice(i, i + batchSize);
-    const { logps } = await scoreDecisions(ctx.model, ctx.encoder, part);
-    part.forEach((e, j) => out.set(e, logps[j]));
-  }
-  return out;
+  const { logps } = await scoreDecisions(ctx.model, ctx.encoder, todo, { maxBatch: batchSize });
+  return new Map(todo.map((e, i) => [e, logps[i]]));
 }
 
 /** What {@linkcode trainDpo} did. */
