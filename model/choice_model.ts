@@ -713,6 +713,11 @@ export class ChoiceModel {
     this.#bufs!.targets.write(targets);
   }
 
+  /** The targets last uploaded with {@linkcode ChoiceModel.setTargets} (S, u32). */
+  get targets(): Tensor {
+    return this.#bufs!.targets.view([this.dims.S]);
+  }
+
   /** Records the gather of the chosen actions' log-probs (S) from the last forward. */
   chosenLogp(batch: Batch): Tensor {
     const d = this.dims, b = this.#bufs!;

@@ -16,7 +16,6 @@ import type { ChoiceModel } from "../model/choice_model.ts";
 /** The loss's GPU buffers, grown to the largest batch seen. */
 export class ImitationLoss {
   readonly gpu: Gpu;
-  #targets: Tensor | null = null;
   #dLogp: Tensor | null = null;
   readonly #loss: Tensor;
   readonly #scale: Tensor;
@@ -44,19 +43,9 @@ export class ImitationLoss {
     targets: readonly number[],
     scale = 1,
   ): { loss: Tensor; dLogp: Tensor } {
-    const { S, A } = model.dims, sizes = model.sizes;
-    if (targets.length !== S) {
-      throw new RangeError(`ImitationLoss: ${targets.length} targets for ${S} states`);
-    }
-    targets.forEach((t, s) => {
-      if (!Number.isInteger(t) || t < 0 || t >= sizes[s]) {
-        throw new RangeError(`ImitationLoss: target ${t} of state ${s} is not in [0, ${sizes[s]})`);
-      }
-    });
-    if (!this.#targets || this.#targets.size < S) {
-      this.#targets?.destroy();
-      this.#targets = tensor(this.gpu, [S], "imitation targets", undefined, "u32");
-    }
+    // The model checks the targets against each state's group and holds them.
+    model.setTargets(targets);
+    const { S, A } = model.dims;
     if (!this.#dLogp || this.#dLogp.size < A) {
       this.#dLogp?.destroy();
       this.#dLogp = tensor(this.gpu, [A], "imitation dLogp");
@@ -65,8 +54,7 @@ export class ImitationLoss {
       this.#scale.write([scale]);
       this.#scaleValue = scale;
     }
-    const tg = this.#targets.view([S]), dLogp = this.#dLogp.view([A]);
-    tg.write(targets);
+    const tg = model.targets, dLogp = this.#dLogp.view([A]);
     const offsets = model.offsets;
     nllLossForward(batch, this.#loss, logp, offsets, tg, { S, N: A });
     nllLossBackward(batch, dLogp, this.#scale, offsets, tg, { S, N: A });
@@ -75,6 +63,6 @@ export class ImitationLoss {
 
   /** Frees the buffers. */
   destroy(): void {
-    for (const t of [this.#targets, this.#dLogp, this.#loss, this.#scale]) t?.destroy();
+    for (const t of [this.#dLogp, this.#loss, this.#scale]) t?.destroy();
   }
 }
