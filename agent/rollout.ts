@@ -22,6 +22,8 @@ export interface TrajectoryStep {
   index: number;
   /** The action taken. */
   action: string;
+  /** The same in the env's own form (products by ASIN), as il_trajs' `actions` record it. */
+  envAction: string;
   /** Log-prob of the choice under the model that chose (null for random / oracle). */
   logp: number | null;
   /** Value estimate of the state, when the policy computed values. */
@@ -104,12 +106,14 @@ export async function rollout(
     const finished: number[] = [];
     live.forEach((l, i) => {
       const c = choices[i], d = decisions[i];
+      const envAction = l.env.resolveAction(c.action);
       const r = l.env.step(c.action);
       l.t.steps.push({
         state: d.state,
         actions: [...d.actions],
         index: c.index,
         action: c.action,
+        envAction,
         logp: c.logp,
         value: c.value,
         reward: r.reward,

@@ -326,7 +326,7 @@ export class WebShopEnv {
       return { observation: this.#observation, reward: 0, done: true, info: this.#info(false) };
     }
     if (typeof action !== "string") action = String(action);
-    const resolved = this.#resolveItemName(action);
+    const resolved = this.resolveAction(action);
     const { name, arg: rawArg } = parseAction(resolved);
     const arg = rawArg === null ? null : rawArg.toLowerCase();
     let reward = 0;
@@ -424,8 +424,11 @@ export class WebShopEnv {
     return this.#asinToName;
   }
 
-  /** WebEnv.step's `click[item - <title>]` -> `click[<asin>]`. */
-  #resolveItemName(action: string): string {
+  /**
+   * An action in the form the text env takes it on the current page: WebEnv.step's
+   * `click[item - <title>]` -> `click[<asin>]`; any other action unchanged.
+   */
+  resolveAction(action: string): string {
     if (!action.startsWith("click[item - ")) return action;
     const title = action.slice(13, -1);
     this.#asinNames();

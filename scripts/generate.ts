@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     for (const t of trajs) {
       if (t.reward !== 1 || kept.length >= n) continue;
       prunedSteps += t.steps.length - pruneLoops(t.steps).length;
-      kept.push(trajectoryToDemo(t, envs[0]));
+      kept.push(trajectoryToDemo(t));
     }
     const s = (performance.now() - t0) / 1000;
     console.log(

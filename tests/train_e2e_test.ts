@@ -139,7 +139,7 @@ gpuTest("IL -> generate -> DPO end to end, with exact resume and a NaN stop", as
     const trajs = (await rollout(envs, new OracleAgent(), goals)).filter((t) => t.reward === 1);
     assert.ok(trajs.length >= 3, `${trajs.length} oracle successes`);
     const gen = `${dir}/generated.jsonl`;
-    await writeDemonstrations(gen, trajs.map((t) => trajectoryToDemo(t, envs[0])));
+    await writeDemonstrations(gen, trajs.map((t) => trajectoryToDemo(t)));
     const { trajectories, issues } = await loadDemonstrations(gen);
     assert.equal(issues.length, 0);
     for (const d of trajectories) assert.equal(replayDemonstration(envs[0], d).reward, 1);

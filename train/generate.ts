@@ -8,9 +8,8 @@
  * @module
  */
 
-import type { Trajectory, TrajectoryStep } from "../agent/rollout.ts";
+import type { Trajectory } from "../agent/rollout.ts";
 import type { Demonstration } from "../env/demos.ts";
-import type { WebShopEnv } from "../env/webshop_env.ts";
 
 /**
  * The steps of `steps` without loops: whenever a step's state equals the state of an earlier
@@ -32,20 +31,11 @@ export function pruneLoops<T extends { state: string }>(steps: readonly T[]): T[
   return out;
 }
 
-/** An action in the env's own form (products by ASIN), for il_trajs' `actions`. */
-function envForm(step: TrajectoryStep, env: WebShopEnv): string {
-  const m = /^click\[item - (.*)\]$/s.exec(step.action);
-  if (!m) return step.action;
-  const title = m[1];
-  const p = env.engine.products.find((x) => x.Title.toLowerCase() === title);
-  return p ? `click[${p.asin.toLowerCase()}]` : step.action;
-}
-
 /**
  * A kept trajectory in il_trajs form: `available_actions` as the agent saw them (clicks; `[]` on
  * search steps, whose `action_idxs` is −1 as in WebShop's file), rewards per step.
  */
-export function trajectoryToDemo(t: Trajectory, env: WebShopEnv): Demonstration {
+export function trajectoryToDemo(t: Trajectory): Demonstration {
   const steps = pruneLoops(t.steps);
   const d: Demonstration = {
     states: [],
@@ -61,7 +51,7 @@ export function trajectoryToDemo(t: Trajectory, env: WebShopEnv): Demonstration 
     d.states.push(s.state);
     d.available_actions.push(search ? [] : s.actions);
     d.action_idxs.push(search ? -1 : s.index);
-    d.actions.push(envForm(s, env));
+    d.actions.push(s.envAction);
     d.actions_translate.push(s.action);
     d.images.push(0);
     d.rewards.push(i === steps.length - 1 ? t.reward : 0);
