@@ -37,6 +37,19 @@ export interface Demonstration extends RawIlTrajectory {
   rewards: number[];
 }
 
+/** A demonstration with no steps yet. */
+export function emptyDemonstration(): Demonstration {
+  return {
+    states: [],
+    available_actions: [],
+    action_idxs: [],
+    actions: [],
+    actions_translate: [],
+    images: [],
+    rewards: [],
+  };
+}
+
 /**
  * The choice model's action list for the env's current page, without WebEnv's random cut to 16
  * (train_choice_il.py makes its own cut when it reads the file): `click[...]` for each clickable
@@ -76,15 +89,7 @@ export function recordDemonstration(
 ): Demonstration {
   const first = env.reset(goalIndex);
   policy.reset(env);
-  const demo: Demonstration = {
-    states: [],
-    available_actions: [],
-    action_idxs: [],
-    actions: [],
-    actions_translate: [],
-    images: [],
-    rewards: [],
-  };
+  const demo = emptyDemonstration();
   let state = first.observation;
   for (;;) {
     const action = policy.act(env);

@@ -9,7 +9,7 @@
  */
 
 import type { Trajectory } from "../agent/rollout.ts";
-import type { Demonstration } from "../env/demos.ts";
+import { type Demonstration, emptyDemonstration } from "../env/demos.ts";
 
 /**
  * The steps of `steps` without loops: whenever a step's state equals the state of an earlier
@@ -37,15 +37,7 @@ export function pruneLoops<T extends { state: string }>(steps: readonly T[]): T[
  */
 export function trajectoryToDemo(t: Trajectory): Demonstration {
   const steps = pruneLoops(t.steps);
-  const d: Demonstration = {
-    states: [],
-    available_actions: [],
-    action_idxs: [],
-    actions: [],
-    actions_translate: [],
-    images: [],
-    rewards: [],
-  };
+  const d = emptyDemonstration();
   steps.forEach((s, i) => {
     const search = s.action.startsWith("search[");
     d.states.push(s.state);
