@@ -139,13 +139,7 @@ async function main(): Promise<void> {
     interrupt,
     evalSet: { envs, goals: evalGoals },
   };
-  const opt = new ModelOptimizer(model, {
-    lr: il.lr,
-    weightDecay: il.weightDecay,
-    clip: il.clip,
-    schedule: il.schedule,
-    warmupSteps: il.warmupSteps,
-  });
+  const opt = new ModelOptimizer(model, il);
   if (optState) opt.load(optState, `${dir}/last.safetensors`);
   const total = ilTotalSteps(il, ex.train.examples.length);
   console.log(`il: ${total} updates of ${il.microBatch * il.gradAccum} decisions`);

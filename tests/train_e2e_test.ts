@@ -19,7 +19,6 @@ import { prepareData, type TrainData } from "../train/data.ts";
 import {
   DPO_DEFAULTS,
   type DpoConfig,
-  dpoOptimizer,
   episodesOf,
   referenceLogps,
   trainDpo,
@@ -80,7 +79,7 @@ async function dpoRun(
   const ctx = context(model, data, log, { spec: ref.spec, trainer: { name: "dpo", config: cfg } });
   const episodes = episodesOf(splitExamples(data, "skip", 0).train.examples);
   const refLogps = await referenceLogps(ctx, episodes, episodes.keys());
-  const opt = dpoOptimizer(ctx, cfg);
+  const opt = new ModelOptimizer(ctx.model, cfg);
   let start = 0;
   if (resume) {
     const ck = await loadAgent(resume);
@@ -178,7 +177,7 @@ gpuTest("IL -> generate -> DPO end to end, with exact resume and a NaN stop", as
       });
       const episodes = episodesOf(ex.train.examples);
       const refLogps = await referenceLogps(ctx, episodes, episodes.keys());
-      const opt = dpoOptimizer(ctx, cfg);
+      const opt = new ModelOptimizer(ctx.model, cfg);
       let calls = 0;
       const orig = log.metrics.bind(log);
       log.metrics = async (row) => {
@@ -223,7 +222,7 @@ gpuTest("IL -> generate -> DPO end to end, with exact resume and a NaN stop", as
       spec: ref.spec,
       trainer: { name: "dpo", config: cfg },
     });
-    const opt = dpoOptimizer(ctx, cfg);
+    const opt = new ModelOptimizer(ctx.model, cfg);
     await assert.rejects(
       () => trainDpo(ctx, cfg, a.episodes, a.refLogps, opt),
       (e: Error) => e instanceof NonFiniteError && /not finite at step 1/.test(e.message),

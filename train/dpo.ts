@@ -25,7 +25,7 @@ import { seedFor } from "../model/init.ts";
 import { greedyEval, permutation, saveTrainCheckpoint, type TrainContext } from "./common.ts";
 import { DPO_LOSS_TYPES, dpoLoss, type DpoLossType, validateDpoLossOptions } from "./dpo_loss.ts";
 import type { IlExample, SearchStepMode } from "./il_data.ts";
-import { ModelOptimizer, scheduledLr } from "./optimizer.ts";
+import { type ModelOptimizer, scheduledLr } from "./optimizer.ts";
 import { NonFiniteError } from "./run.ts";
 
 /** DPO settings (TRL's names and defaults where TRL has them). */
@@ -304,15 +304,4 @@ export async function trainDpo(
   if (!interrupted) await Deno.remove(`${log.dir}/last.safetensors`).catch(() => {});
   dLogpT?.destroy();
   return { steps: step, interrupted, checkpoint, evals, first };
-}
-
-/** The optimizer settings of a DPO config. */
-export function dpoOptimizer(ctx: TrainContext, c: DpoConfig): ModelOptimizer {
-  return new ModelOptimizer(ctx.model, {
-    lr: c.lr,
-    weightDecay: c.weightDecay,
-    clip: c.clip,
-    schedule: c.schedule,
-    warmupSteps: c.warmupSteps,
-  });
 }

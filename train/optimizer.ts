@@ -55,9 +55,11 @@ export class ModelOptimizer {
   readonly #scratch: Tensor;
   readonly #grads: Tensor[];
 
+  /** `config` may be a whole trainer config (IL, DPO): its optimizer fields are taken. */
   constructor(model: ChoiceModel, config: OptimizerConfig) {
     this.model = model;
-    this.config = config;
+    const { lr, weightDecay, clip, schedule, warmupSteps } = config;
+    this.config = { lr, weightDecay, clip, schedule, warmupSteps };
     const params = model.parameters();
     this.adamw = new AdamW(model.gpu, params, {
       lr: config.lr,

@@ -31,7 +31,6 @@ import { type DataConfig, prepareData, type TrainData } from "./data.ts";
 import {
   type DpoConfig,
   dpoEpisodeIndices,
-  dpoOptimizer,
   episodesOf,
   referenceLogps,
   trainDpo,
@@ -328,13 +327,7 @@ export async function runPipeline(
         interrupt,
         evalSet: { envs, goals: evalGoals },
       };
-      const opt = new ModelOptimizer(made.model, {
-        lr: cfg.il.lr,
-        weightDecay: cfg.il.weightDecay,
-        clip: cfg.il.clip,
-        schedule: cfg.il.schedule,
-        warmupSteps: cfg.il.warmupSteps,
-      });
+      const opt = new ModelOptimizer(made.model, cfg.il);
       const out = await trainIl(
         ctx,
         cfg.il,
@@ -389,7 +382,7 @@ export async function runPipeline(
         ((performance.now() - tDpo) / 1000).toFixed(1)
       } s; ${cfg.dpo.steps} updates, β ${cfg.dpo.beta}, ${cfg.dpo.lossType}`,
   );
-  const dpoOpt = dpoOptimizer(ctx, cfg.dpo);
+  const dpoOpt = new ModelOptimizer(model, cfg.dpo);
   if (resumeFrom) {
     // The reference pass above ran on the reference weights; now the policy's.
     model.loadWeights(resumeFrom.weights);
@@ -416,6 +409,7 @@ export async function runPipeline(
     const cCfg: IlConfig = {
       ...cfg.il,
       lr: cfg.controlLr,
+      clip: cfg.dpo.clip, // clipped as the DPO run it is compared with
       schedule: "constant",
       warmupSteps: 0,
       maxSteps: cfg.dpo.steps,
@@ -432,13 +426,7 @@ export async function runPipeline(
       interrupt,
       evalSet: { envs, goals: evalGoals },
     };
-    const cOpt = new ModelOptimizer(cModel, {
-      lr: cCfg.lr,
-      weightDecay: cCfg.weightDecay,
-      clip: cfg.dpo.clip,
-      schedule: "constant",
-      warmupSteps: 0,
-    });
+    const cOpt = new ModelOptimizer(cModel, cCfg);
     console.log(
       `control: imitation from the reference, ${cfg.dpo.steps} updates on the DPO run's episodes, lr ${cCfg.lr}`,
     );
