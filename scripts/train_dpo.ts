@@ -16,6 +16,7 @@ import { MAIN_DATA, MAIN_DPO, MAIN_ENCODER, MAIN_IL } from "../train/defaults.ts
 import { validateDpoConfig } from "../train/dpo.ts";
 import { validateIlConfig } from "../train/il.ts";
 import { modelShape, type PipelineConfig, runPipeline } from "../train/pipeline.ts";
+import { resumeCheckpoint } from "../train/run.ts";
 import { intFlag, parseFlags, runMain, usageError } from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
 
@@ -111,6 +112,8 @@ async function main(): Promise<void> {
   } catch (e) {
     usageError("train:dpo", USAGE, (e as Error).message);
   }
+  // Checked before any data is made or any GPU is asked for.
+  if (cfg.resume) await resumeCheckpoint(`${cfg.runsDir}/${cfg.name}`);
   const gpu = await requestGpu();
   console.log(`device: ${gpu.report.description} (${gpu.report.backend})`);
   const result = await runPipeline(gpu, cfg);

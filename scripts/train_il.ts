@@ -32,7 +32,7 @@ import {
 } from "../train/il.ts";
 import { ModelOptimizer } from "../train/optimizer.ts";
 import { createAgentModel, modelShape, splitExamples } from "../train/pipeline.ts";
-import { Interrupt, RunLog } from "../train/run.ts";
+import { Interrupt, resumeCheckpoint, RunLog } from "../train/run.ts";
 import { intFlag, parseFlags, runMain, usageError } from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
 
@@ -85,6 +85,8 @@ async function main(): Promise<void> {
     stateLen: int("state-len", MAIN_ENCODER.stateLen, 3),
     actionLen: int("action-len", MAIN_ENCODER.actionLen, 3),
   };
+  // Checked before any data is made or any GPU is asked for.
+  if (v.resume) await resumeCheckpoint(dir);
   const gpu = await requestGpu();
   console.log(`device: ${gpu.report.description} (${gpu.report.backend})`);
   const d = await prepareData(data);

@@ -52,3 +52,18 @@ Deno.test("generate: a missing checkpoint is one error line and exit 1, no stack
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+for (const script of ["train_dpo.ts", "train_il.ts"]) {
+  Deno.test(`${script}: --resume of a folder without a checkpoint is one line, exit 1`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const r = await run(script, ["--resume", dir]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr.trim(), /^train:(dpo|il): --resume .*: no last\.safetensors there/);
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

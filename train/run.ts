@@ -130,3 +130,14 @@ export class NonFiniteError extends Error {
     this.name = "NonFiniteError";
   }
 }
+
+/** `<dir>/last.safetensors`, or an error saying there is nothing to resume in `dir`. */
+export async function resumeCheckpoint(dir: string): Promise<string> {
+  const path = `${dir}/last.safetensors`;
+  try {
+    await Deno.stat(path);
+  } catch {
+    throw new Error(`--resume ${dir}: no last.safetensors there (nothing to resume)`);
+  }
+  return path;
+}
