@@ -225,6 +225,7 @@ export async function trainIl(
     const row: Record<string, number> = { step };
     if (evalEx.length) row["eval/action_accuracy"] = await actionAccuracy(model, encoder, evalEx);
     Object.assign(row, await greedyEval(ctx));
+    if (Object.keys(row).length === 1) return; // nothing to evaluate on (as DPO's eval)
     evals.push(row);
     await log.metrics({ phase: label, ...row });
     log.say(
