@@ -38,6 +38,12 @@ export interface DpoConfig {
   labelSmoothing: number;
   /** Optimizer updates. */
   steps: number;
+  /**
+   * Wall-clock budget in minutes (0: none): updates stop when it is spent, and the run ends as
+   * one that reached `steps` (final evaluation, final.safetensors). The main job counts it from
+   * the start of the DPO phase, so the reference pass is inside it.
+   */
+  timeBudget: number;
   /** Demonstrations per update (1: one update after each episode, as the paper). */
   episodesPerUpdate: number;
   /** Peak learning rate. */
@@ -68,6 +74,7 @@ export const DPO_DEFAULTS: DpoConfig = {
   lossType: "sigmoid",
   labelSmoothing: 0,
   steps: 3000,
+  timeBudget: 0,
   episodesPerUpdate: 1,
   lr: 1e-5,
   weightDecay: 0,
@@ -99,6 +106,9 @@ export function validateDpoConfig(c: DpoConfig): DpoConfig {
   int("checkpointEvery", 0);
   int("evalEvery", 0);
   if (!(c.lr > 0)) throw new RangeError(`dpo config: lr must be positive, got ${c.lr}`);
+  if (!(c.timeBudget >= 0)) {
+    throw new RangeError(`dpo config: timeBudget must be >= 0 minutes, got ${c.timeBudget}`);
+  }
   if (!(c.weightDecay >= 0)) throw new RangeError(`dpo config: weightDecay must be >= 0`);
   if (!(c.clip >= 0)) throw new RangeError(`dpo config: clip must be >= 0`);
   if (c.schedule !== "linear" && c.schedule !== "constant") {
@@ -185,6 +195,8 @@ export async function referenceLogps(
 export interface DpoOutcome {
   steps: number;
   interrupted: boolean;
+  /** Whether the time budget ended the updates before `steps`. */
+  outOfTime: boolean;
   checkpoint: string;
   evals: Record<string, number>[];
   /** Loss and metrics of the first update run (ln 2 and zero margins from the reference). */
@@ -201,7 +213,12 @@ export async function trainDpo(
   episodes: readonly Episode[],
   reference: Map<IlExample, Float32Array>,
   opt: ModelOptimizer,
-  opts: { start?: number; label?: string } = {},
+  opts: {
+    start?: number;
+    label?: string;
+    /** When the time budget ends, in performance.now() ms (default: now + cfg.timeBudget). */
+    deadline?: number;
+  } = {},
 ): Promise<DpoOutcome> {
   const { model, encoder, log } = ctx;
   if (episodes.length === 0) {
@@ -214,6 +231,9 @@ export async function trainDpo(
   const evals: Record<string, number>[] = [];
   let first: Record<string, number> | null = null;
   log.startClock(step);
+  const deadline = opts.deadline ??
+    (cfg.timeBudget > 0 ? performance.now() + cfg.timeBudget * 60_000 : Infinity);
+  let outOfTime = false;
   const runEval = async () => {
     const row = { step, ...(await greedyEval(ctx)) };
     if (Object.keys(row).length > 1) {
@@ -223,6 +243,11 @@ export async function trainDpo(
     }
   };
   while (step < cfg.steps && !ctx.interrupt.requested) {
+    if (performance.now() >= deadline) {
+      outOfTime = true;
+      log.say(`${label}: time budget of ${cfg.timeBudget} min spent after ${step} updates`);
+      break;
+    }
     const rng = seedrandom.alea(`dpo-rejected:${cfg.seed}:${step}`);
     const ex = dpoEpisodeIndices(cfg, episodes.length, step).flatMap((i) => episodes[i].examples);
     const rejected = ex.map((e) => {
@@ -293,7 +318,7 @@ export async function trainDpo(
     }
     if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < cfg.steps) await runEval();
   }
-  const interrupted = step < cfg.steps;
+  const interrupted = step < cfg.steps && !outOfTime;
   if (!interrupted) await runEval();
   const checkpoint = await saveTrainCheckpoint(
     ctx,
@@ -303,5 +328,5 @@ export async function trainDpo(
   );
   if (!interrupted) await Deno.remove(`${log.dir}/last.safetensors`).catch(() => {});
   dLogpT?.destroy();
-  return { steps: step, interrupted, checkpoint, evals, first };
+  return { steps: step, interrupted, outOfTime, checkpoint, evals, first };
 }
