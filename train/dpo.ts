@@ -36,6 +36,8 @@ export interface DpoConfig {
   lossType: DpoLossType;
   /** cDPO / robust ε (0). */
   labelSmoothing: number;
+  /** Weight of the chosen actions' NLL added to the loss (TRL's rpo_alpha; 0: none). */
+  rpoAlpha: number;
   /** Optimizer updates. */
   steps: number;
   /**
@@ -73,6 +75,7 @@ export const DPO_DEFAULTS: DpoConfig = {
   beta: 0.1,
   lossType: "sigmoid",
   labelSmoothing: 0,
+  rpoAlpha: 0,
   steps: 3000,
   timeBudget: 0,
   episodesPerUpdate: 1,
