@@ -17,29 +17,33 @@ export class RunLog {
   readonly #quiet: boolean;
   #t0 = performance.now();
   #s0 = 0;
+  /** Wall-clock origin of `time_s`: when the log opened, less the time an earlier part ran. */
+  readonly #wall0: number;
 
-  private constructor(dir: string, metrics: Deno.FsFile, quiet: boolean) {
+  private constructor(dir: string, metrics: Deno.FsFile, quiet: boolean, before: number) {
     this.dir = dir;
     this.#metrics = metrics;
     this.#quiet = quiet;
+    this.#wall0 = performance.now() - 1000 * before;
   }
 
   /**
-   * Opens `dir` (created when absent); `append` keeps an existing metrics.jsonl (resume),
-   * otherwise it starts empty.
+   * Opens `dir` (created when absent); `append` keeps an existing metrics.jsonl (resume, and
+   * `time_s` continues from its last row), otherwise it starts empty.
    */
   static async open(
     dir: string,
     opts: { append?: boolean; quiet?: boolean } = {},
   ): Promise<RunLog> {
     await Deno.mkdir(dir, { recursive: true });
+    const before = opts.append ? await lastTime(`${dir}/metrics.jsonl`) : 0;
     const f = await Deno.open(`${dir}/metrics.jsonl`, {
       write: true,
       create: true,
       append: opts.append ?? false,
       truncate: !(opts.append ?? false),
     });
-    return new RunLog(dir, f, opts.quiet ?? false);
+    return new RunLog(dir, f, opts.quiet ?? false, before);
   }
 
   /** Writes `config.json` (atomically). */
@@ -47,9 +51,13 @@ export class RunLog {
     await writeTextAtomically(`${this.dir}/config.json`, [JSON.stringify(config, null, 2) + "\n"]);
   }
 
-  /** Appends one JSON line. */
+  /**
+   * Appends one JSON line, with `time_s`: seconds of wall-clock since the run began (a resumed
+   * run counts on from its last row, so curves against wall-clock leave out the pause).
+   */
   async metrics(row: Record<string, unknown>): Promise<void> {
-    await this.#metrics.write(this.#enc.encode(JSON.stringify(row) + "\n"));
+    const time_s = Math.round(performance.now() - this.#wall0) / 1000;
+    await this.#metrics.write(this.#enc.encode(JSON.stringify({ ...row, time_s }) + "\n"));
   }
 
   /** Starts the rate clock at `step` (after warm-up, or at the resumed step). */
@@ -81,6 +89,24 @@ export class RunLog {
       this.#metrics.close();
     } catch { /* already closed */ }
   }
+}
+
+/** `time_s` of the last row of a metrics file (0 when there is none). */
+async function lastTime(path: string): Promise<number> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return 0;
+  }
+  const lines = text.trimEnd().split("\n");
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const t = JSON.parse(lines[i]).time_s;
+      if (typeof t === "number" && Number.isFinite(t)) return t;
+    } catch { /* a torn last line: look further up */ }
+  }
+  return 0;
 }
 
 function fmt(v: number): string {
