@@ -14,7 +14,8 @@ import {
 import { loadCatalogFromDir, loadCatalogFromRecords } from "./loaders.ts";
 import type { Product, RawIlTrajectory } from "./types.ts";
 
-import { SHARED, sharedPresent } from "./_fixtures.ts";
+import { SHARED } from "./_fixtures.ts";
+import { requires, WEBSHOP_SAMPLE } from "../testing/requires.ts";
 
 Deno.test("PyRandom equals CPython's random (seed, random, getrandbits, shuffle)", () => {
   // Printed by Python 3.11: random.seed(233); l = list(range(20)); random.shuffle(l).
@@ -159,27 +160,29 @@ Deno.test("splitGoals() uses WebShop's bounds at full size and proportions below
   assert.throws(() => splitGoals(-1), /count/);
 });
 
-Deno.test("makeGoals() on the real sample: 6038 synthetic goals, WebShop's shuffle, seeded", async () => {
-  if (!(await sharedPresent())) return;
-  const c = await loadCatalogFromDir(SHARED.pathname, { goals: "none" });
-  const a = makeGoals(c.products, "synthetic", { shuffleSeed: null });
-  // 6038 is the count WebShop's get_synthetic_goals gives on this sample (Python).
-  assert.equal(a.goals.length, 6038);
-  const b = makeGoals(c.products, "synthetic");
-  const order = a.goals.map((_, i) => i);
-  new PyRandom(233).shuffle(order);
-  assert.deepEqual(
-    b.goals.map((g) => g.instruction_text),
-    order.map((i) => a.goals[i].instruction_text),
-  );
-  const again = makeGoals(c.products, "synthetic");
-  assert.deepEqual(again.goals, b.goals);
-  for (const g of b.goals) {
-    const p = c.byAsin.get(g.asin) as Product;
-    if (g.price_upper !== NO_PRICE_UPPER) {
-      assert.ok(g.price_upper > p.price && g.price_upper <= p.price + 40);
+requires([WEBSHOP_SAMPLE], {
+  name: "makeGoals() on the real sample: 6038 synthetic goals, WebShop's shuffle, seeded",
+  fn: async () => {
+    const c = await loadCatalogFromDir(SHARED.pathname, { goals: "none" });
+    const a = makeGoals(c.products, "synthetic", { shuffleSeed: null });
+    // 6038 is the count WebShop's get_synthetic_goals gives on this sample (Python).
+    assert.equal(a.goals.length, 6038);
+    const b = makeGoals(c.products, "synthetic");
+    const order = a.goals.map((_, i) => i);
+    new PyRandom(233).shuffle(order);
+    assert.deepEqual(
+      b.goals.map((g) => g.instruction_text),
+      order.map((i) => a.goals[i].instruction_text),
+    );
+    const again = makeGoals(c.products, "synthetic");
+    assert.deepEqual(again.goals, b.goals);
+    for (const g of b.goals) {
+      const p = c.byAsin.get(g.asin) as Product;
+      if (g.price_upper !== NO_PRICE_UPPER) {
+        assert.ok(g.price_upper > p.price && g.price_upper <= p.price + 40);
+      }
     }
-  }
+  },
 });
 
 Deno.test("ilGoalText() and ilTrajectoriesForSplit() select demonstrations by human goal index", () => {

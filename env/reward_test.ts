@@ -15,7 +15,8 @@ import {
 } from "./reward.ts";
 import { loadCatalogFromDir } from "./loaders.ts";
 
-import { SHARED, sharedPresent } from "./_fixtures.ts";
+import { SHARED } from "./_fixtures.ts";
+import { requires, WEBSHOP_SAMPLE } from "../testing/requires.ts";
 
 // Scores from Python 3.11's difflib with thefuzz 0.19.0's token_set_ratio (WebShop's pin).
 const PYTHON_SCORES: [string | [string, string], string | [string, string], number][] = [
@@ -229,26 +230,28 @@ Deno.test("getReward() keeps WebShop's synthetic-option quirk in webshop mode, n
   assert.equal(getReward(p, h, 20, chosen, { mode: "corrected" }), 1);
 });
 
-Deno.test("getReward() on the real sample: exact synthetic purchases score 1 on ~93% (webshop)", async () => {
-  if (!(await sharedPresent())) return;
-  const c = await loadCatalogFromDir(SHARED.pathname, { goals: "synthetic" });
-  const goals = c.goals!;
-  let ones = 0, onesCorrected = 0;
-  const t0 = performance.now();
-  for (const g of goals) {
-    const p = c.byAsin.get(g.asin)!;
-    const chosen = g.goal_options as Record<string, string>;
-    if (getReward(p, g, p.price, chosen) === 1) ones++;
-    if (getReward(p, g, p.price, chosen, { mode: "corrected" }) === 1) onesCorrected++;
-  }
-  const perSecond = (2 * goals.length) / ((performance.now() - t0) / 1000);
-  console.log(
-    `exact purchases scoring 1: webshop ${ones}/${goals.length} = ` +
-      `${(ones / goals.length).toFixed(4)}, corrected ${onesCorrected}/${goals.length}; ` +
-      `${perSecond.toFixed(0)} rewards/s (cold caches)`,
-  );
-  // 5601 / 6038 is what WebShop's own functions give on this sample (Python, thefuzz 0.19).
-  assert.equal(goals.length, 6038);
-  assert.equal(ones, 5601);
-  assert.equal(onesCorrected, goals.length);
+requires([WEBSHOP_SAMPLE], {
+  name: "getReward() on the real sample: exact synthetic purchases score 1 on ~93% (webshop)",
+  fn: async () => {
+    const c = await loadCatalogFromDir(SHARED.pathname, { goals: "synthetic" });
+    const goals = c.goals!;
+    let ones = 0, onesCorrected = 0;
+    const t0 = performance.now();
+    for (const g of goals) {
+      const p = c.byAsin.get(g.asin)!;
+      const chosen = g.goal_options as Record<string, string>;
+      if (getReward(p, g, p.price, chosen) === 1) ones++;
+      if (getReward(p, g, p.price, chosen, { mode: "corrected" }) === 1) onesCorrected++;
+    }
+    const perSecond = (2 * goals.length) / ((performance.now() - t0) / 1000);
+    console.log(
+      `exact purchases scoring 1: webshop ${ones}/${goals.length} = ` +
+        `${(ones / goals.length).toFixed(4)}, corrected ${onesCorrected}/${goals.length}; ` +
+        `${perSecond.toFixed(0)} rewards/s (cold caches)`,
+    );
+    // 5601 / 6038 is what WebShop's own functions give on this sample (Python, thefuzz 0.19).
+    assert.equal(goals.length, 6038);
+    assert.equal(ones, 5601);
+    assert.equal(onesCorrected, goals.length);
+  },
 });

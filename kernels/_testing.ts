@@ -5,29 +5,9 @@
  * @module
  */
 
-import { type Gpu, tryRequestGpu } from "./device.ts";
 import { mulberry32 } from "./random.ts";
 
-/** The shared GPU of this test module, or null on a machine without a WebGPU adapter. */
-const GPU: Gpu | null = await tryRequestGpu();
-
-/** What a GPU test's name says when it cannot run; `.ci/run` fails when it sees it. */
-export const NO_ADAPTER_NOTE = "(ignored: no WebGPU adapter on this machine)";
-
-/**
- * Registers a Deno test that runs `fn` on the shared GPU. Without a WebGPU adapter the test is
- * registered as ignored, with the reason in its name, so the runner counts it as ignored, never
- * as passed. Resource sanitizers are off: the device outlives each test.
- */
-export function gpuTest(name: string, fn: (gpu: Gpu) => Promise<void> | void): void {
-  Deno.test({
-    name: GPU ? name : `${name} ${NO_ADAPTER_NOTE}`,
-    ignore: GPU === null,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: () => fn(GPU!),
-  });
-}
+export { gpuTest } from "../testing/gpu.ts";
 
 /** A seeded generator of uniform floats in [0, 1) (mulberry32). */
 export const rng: (seed: number) => () => number = mulberry32;
