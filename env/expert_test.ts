@@ -1,5 +1,5 @@
+import { assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertThrows } from "../kernels/_assert.ts";
 import { requires, SHARED_DIR, WEBSHOP_SAMPLE } from "../testing/requires.ts";
 import { ExpertPolicy, expertQueries, goalOptionValues } from "./expert.ts";
 import { runEpisode } from "./policies.ts";

@@ -1,5 +1,6 @@
 // Expected strings are written by hand from templates/*.html and convert_html_to_text (and were
 // cross-checked against the original Jinja + BeautifulSoup pipeline).
+import { assertThrows } from "../testing/assert.ts";
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { makeProduct, smallCatalog } from "./_fixtures.ts";
 import {
@@ -13,7 +14,6 @@ import {
   renderSearchPage,
   renderSubPage,
 } from "./pages.ts";
-import { assertThrows } from "../kernels/_assert.ts";
 import { ilGoalText } from "./goals.ts";
 import { pyFloatStr } from "./loaders.ts";
 

@@ -1,8 +1,9 @@
-import { assertClose, gpuTest, randn } from "./_testing.ts";
+import { assertClose, assertRejects, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { randn } from "../testing/numeric.ts";
 import { copyForward } from "./copy.ts";
 import { copyCpu } from "./cpu/copy.ts";
 import { tensor } from "./tensor.ts";
-import { assertRejects, assertThrows } from "./_assert.ts";
 import { GpuError, packParams } from "./device.ts";
 
 gpuTest("copyForward() copies sizes that are not multiples of the tile", async (gpu) => {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { rng } from "../kernels/_testing.ts";
+import { rng } from "../testing/numeric.ts";
 import { BERT_PRESETS, type BertConfig } from "./config.ts";
 import type { ChoiceBatch } from "./choice_model.ts";
 import type { ChoiceRefInputs } from "./reference.ts";

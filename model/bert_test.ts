@@ -1,6 +1,7 @@
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { randn, rng } from "../testing/numeric.ts";
 import assert from "node:assert/strict";
-import { assertClose, gpuTest, randn, rng } from "../kernels/_testing.ts";
-import { assertThrows } from "../kernels/_assert.ts";
 import { GpuError } from "../kernels/device.ts";
 import { type HostTensor, tensor } from "../kernels/tensor.ts";
 import { readSafetensors } from "./safetensors.ts";

@@ -1,6 +1,7 @@
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { randn } from "../testing/numeric.ts";
 import assert from "node:assert/strict";
-import { assertClose, gpuTest, randn } from "../kernels/_testing.ts";
-import { assertThrows } from "../kernels/_assert.ts";
 import { GpuError, requestGpu } from "../kernels/device.ts";
 import { tensor } from "../kernels/tensor.ts";
 import {

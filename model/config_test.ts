@@ -1,5 +1,5 @@
+import { assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertThrows } from "../kernels/_assert.ts";
 import { requires, SHARED_DIR, sharedFiles } from "../testing/requires.ts";
 import { BERT_PRESETS, bertConfigFromHF, bertConfigToHF, validateBertConfig } from "./config.ts";
 

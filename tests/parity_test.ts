@@ -6,8 +6,9 @@
  * and the encode CLI are each compared with torch's numbers.
  */
 
+import { assertClose } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
 import assert from "node:assert/strict";
-import { assertClose, gpuTest } from "../kernels/_testing.ts";
 import { requires, TORCH_FIXTURE } from "../testing/requires.ts";
 import type { Gpu } from "../kernels/device.ts";
 import { type HostTensor, tensor } from "../kernels/tensor.ts";

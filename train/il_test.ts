@@ -1,5 +1,5 @@
+import { gpuTest } from "../testing/gpu.ts";
 import assert from "node:assert/strict";
-import { gpuTest } from "../kernels/_testing.ts";
 import { choiceConfig, ChoiceModel, packChoiceBatch } from "../model/choice_model.ts";
 import { choiceForwardRef, choiceLossRef, toF64 } from "../model/reference.ts";
 import { decisions, refInputs, TINY } from "../model/_choice_fixtures.ts";
