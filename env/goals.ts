@@ -369,16 +369,30 @@ export function goalsForSplit<T>(goals: readonly T[], split: keyof GoalSplits): 
 // ---------------------------------------------------------------------------------------------
 
 /**
- * train_choice_il.py `process_goal`: the instruction of a demonstration's first state, in the
- * form `human_goals.json` lists it (lower-cased, quotes removed, price clause cut).
+ * WebShop's `process_goal` (train_choice_il.py), the one implementation: the instruction of a
+ * demonstration's first state in the form `human_goals.json` lists it. As Python does it:
+ * lower-cased, quotes removed, every page header and search button removed (`str.replace`
+ * replaces all), stripped, then cut before the price clause (not stripped again).
+ *
+ * @example
+ * ```ts
+ * processGoal('WebShop\nInstruction: I\'d like "Red" mugs, and price lower than 30.00 dollars');
+ * // "id like red mugs"
+ * ```
  */
-export function ilGoalText(firstState: string): string {
-  let s = firstState.toLowerCase().replaceAll('"', "").replaceAll("'", "");
-  s = s.replace("amazon shopping game\ninstruction:", "").replace("webshop\ninstruction:", "");
-  s = s.replace("\n[button] search [button_]", "").trim();
+export function processGoal(state: string): string {
+  let s = state.toLowerCase().replaceAll('"', "").replaceAll("'", "");
+  s = s.replaceAll("amazon shopping game\ninstruction:", "").replaceAll(
+    "webshop\ninstruction:",
+    "",
+  );
+  s = s.replaceAll("\n[button] search [button_]", "").trim();
   const cut = s.indexOf(", and price lower than");
   return cut >= 0 ? s.slice(0, cut) : s;
 }
+
+/** {@linkcode processGoal} under its earlier name. */
+export const ilGoalText: (firstState: string) => string = processGoal;
 
 /**
  * Demonstrations of one split, selected by their goal's index in `human_goals.json` (as
@@ -397,7 +411,7 @@ export function ilTrajectoriesForSplit(
   const out: RawIlTrajectory[] = [];
   let unmatched = 0;
   for (const t of trajectories) {
-    const i = index.get(ilGoalText(t.states[0]));
+    const i = index.get(processGoal(t.states[0]));
     if (i === undefined) unmatched++;
     else if (i >= a && i < b) out.push(t);
   }

@@ -8,9 +8,11 @@ import {
   makeHumanGoals,
   makeSyntheticGoals,
   NO_PRICE_UPPER,
+  processGoal,
   PyRandom,
   splitGoals,
 } from "./goals.ts";
+import { demoGoalText, goalKey } from "./demos.ts";
 import { loadCatalogFromDir, loadCatalogFromRecords } from "./loaders.ts";
 import type { Product, RawIlTrajectory } from "./types.ts";
 
@@ -236,4 +238,38 @@ Deno.test("loadCatalogFromDir() builds human goals from items_human_ins.json", a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("processGoal() equals train_choice_il.py process_goal where the copies differed", () => {
+  // Expected values printed by Python 3 running WebShop's process_goal on the same strings.
+  assert.equal(
+    processGoal(
+      'WebShop\nInstruction:  \ni need a "red" dress, and price lower than 40.00 dollars\n' +
+        "[button] Search [button_]",
+    ),
+    "i need a red dress",
+  );
+  assert.equal(processGoal("Amazon Shopping Game\nInstruction: Women's shoes"), "womens shoes");
+  // str.replace replaces every header, not only the first (two copies used String.replace).
+  assert.equal(
+    processGoal(
+      'WebShop\nInstruction: WebShop\nInstruction: I\'d like "Red" mugs\n[button] Search [button_]',
+    ),
+    "id like red mugs",
+  );
+  // No strip after the price cut (two copies stripped again).
+  assert.equal(
+    processGoal(
+      "WebShop\nInstruction:  \ni need a mug , and price lower than 30.00 dollars\n" +
+        "[button] Search [button_]",
+    ),
+    "i need a mug ",
+  );
+  assert.equal(processGoal("  Amazon Shopping Game\nInstruction: Women's shoes  "), "womens shoes");
+  assert.equal(ilGoalText, processGoal, "the earlier name is the same function");
+  // The demonstration matchers strip after the cut, so that both sides meet.
+  const spaced = "WebShop\nInstruction: i need a mug , and price lower than 30.00 dollars";
+  assert.equal(demoGoalText(spaced), "i need a mug");
+  assert.equal(goalKey("I need a mug , and price lower than 30.00 dollars"), "i need a mug");
+  assert.equal(goalKey('I\'d like "Red" mugs'), processGoal('I\'d like "Red" mugs'));
 });

@@ -1,12 +1,7 @@
 import { assertRejects, assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
 import { BERT_BASE_TOKENIZER, requires, SHARED_DIR } from "../testing/requires.ts";
-import {
-  BertTokenizer,
-  WEBSHOP_SPECIAL_TOKENS,
-  webshopProcess,
-  webshopProcessGoal,
-} from "./tokenizer.ts";
+import { BertTokenizer, WEBSHOP_SPECIAL_TOKENS, webshopProcess } from "./tokenizer.ts";
 
 const SHARED_BERT = new URL("bert-base-uncased/", SHARED_DIR).pathname;
 const TINY = new URL("../tests/fixtures/bert_tiny/", import.meta.url).pathname;
@@ -63,19 +58,8 @@ requires([BERT_BASE_TOKENIZER], {
   },
 });
 
-Deno.test("webshopProcess() and webshopProcessGoal() mirror train_choice_il.py", () => {
+Deno.test("webshopProcess() mirrors train_choice_il.py process", () => {
   assert.equal(webshopProcess('  Men\'s "Slim" [sep] Shirt '), "mens slim [SEP] shirt");
-  assert.equal(
-    webshopProcessGoal(
-      'WebShop\nInstruction:  \ni need a "red" dress, and price lower than 40.00 dollars\n' +
-        "[button] Search [button_]",
-    ),
-    "i need a red dress",
-  );
-  assert.equal(
-    webshopProcessGoal("Amazon Shopping Game\nInstruction: Women's shoes"),
-    "womens shoes",
-  );
 });
 
 Deno.test("BertTokenizer on the tiny fixture agrees with the fixture's Python tokenizer", async () => {

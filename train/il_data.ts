@@ -17,7 +17,7 @@
 import seedrandom from "seedrandom";
 import { normalizeGoalQueryMap, sampleWithoutReplacement, searchTexts } from "../env/actions.ts";
 import { goalKey } from "../env/demos.ts";
-import { ilGoalText, splitGoals } from "../env/goals.ts";
+import { splitGoals } from "../env/goals.ts";
 import type { Goal, RawIlTrajectory } from "../env/types.ts";
 
 /** One imitation example. */
@@ -62,7 +62,7 @@ export function demoGoalIndices(
       if (!index.has(k)) index.set(k, i);
     });
   }
-  return trajs.map((t) => index.get(ilGoalText(t.states[0]).trim()) ?? -1);
+  return trajs.map((t) => index.get(goalKey(t.states[0])) ?? -1);
 }
 
 /** Goal index bounds of a split for `numGoals` goals. */
