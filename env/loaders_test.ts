@@ -1,5 +1,6 @@
 import { assertRejects, assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
+import { pyFloatStr } from "./_python.ts";
 import {
   attributeToAsins,
   describeLoad,
@@ -11,7 +12,6 @@ import {
   loadIlTrajectories,
   parseJsonArrayText,
   parsePricing,
-  pyFloatStr,
   RecordError,
   streamJsonArray,
   streamJsonObject,

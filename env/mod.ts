@@ -21,3 +21,14 @@ export * from "./synthetic.ts";
 export * from "./synthetic_vocab.ts";
 export * from "./expert.ts";
 export * from "./demos.ts";
+// The Python helpers that were public before they moved to the private _python.ts.
+export {
+  pyDictRepr,
+  pyFloatStr,
+  pyJsonDumps,
+  pyJsonString,
+  PyRandom,
+  pyStr,
+  pyStrip,
+  pyStrPair,
+} from "./_python.ts";

@@ -6,8 +6,6 @@ import { makeProduct, smallCatalog } from "./_fixtures.ts";
 import {
   clickablesOf,
   flaskToJson,
-  pyJsonDumps,
-  pyStrip,
   renderDonePage,
   renderItemPage,
   renderResultsPage,
@@ -15,7 +13,7 @@ import {
   renderSubPage,
 } from "./pages.ts";
 import { ilGoalText } from "./goals.ts";
-import { pyFloatStr } from "./loaders.ts";
+import { pyFloatStr, pyJsonDumps, pyStrip } from "./_python.ts";
 
 const INST = "i need red running shoes, and price lower than 30.00 dollars";
 const [SHOE, WALK, DRESS] = smallCatalog();

@@ -35,6 +35,7 @@ import * as fuzz from "fuzzball";
 import winkNLP from "wink-nlp";
 import model from "wink-eng-lite-web-model";
 import { COLOR_SET, normalizeColor } from "./normalize.ts";
+import { pyRound, pyStrPair } from "./_python.ts";
 import type { ChosenOptions, Goal, Product } from "./types.ts";
 
 /** Which option comparison to use: WebShop's exact behaviour, or the corrected one. */
@@ -105,33 +106,6 @@ export const FUZZ_THRESHOLD = 85;
 // thefuzz 0.19.0 token_set_ratio
 // ---------------------------------------------------------------------------------------------
 
-/** Python's `repr` of a str (quotes chosen and escapes made as CPython does). */
-function pyReprStr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    if (ch === quote || ch === "\\") out += "\\" + ch;
-    else if (ch === "\t") out += "\\t";
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (cp < 0x20 || cp === 0x7f) out += "\\x" + cp.toString(16).padStart(2, "0");
-    else if (cp < 0x7f || ch === " ") out += ch;
-    else if (/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u.test(ch)) {
-      // Not printable for Python: escaped, and the escape's letters survive processing.
-      if (cp < 0x100) out += "\\x" + cp.toString(16).padStart(2, "0");
-      else if (cp < 0x10000) out += "\\u" + cp.toString(16).padStart(4, "0");
-      else out += "\\U" + cp.toString(16).padStart(8, "0");
-    } else out += ch;
-  }
-  return out + quote;
-}
-
-/** Python's `str()` of a 2-tuple of strings: "('size', 'standard')". */
-export function pyStrPair(pair: readonly [string, string]): string {
-  return `(${pyReprStr(pair[0])}, ${pyReprStr(pair[1])})`;
-}
-
 /** A processed string and its sorted unique tokens. */
 interface Processed {
   text: string;
@@ -151,23 +125,6 @@ function processed(s: string): Processed {
   if (processCache.size >= PROCESS_CACHE_MAX) processCache.clear();
   processCache.set(s, out);
   return out;
-}
-
-/**
- * thefuzz 0.19.0 `full_process(s, force_ascii=True)`: delete U+0080..U+00FF, turn each character
- * that is not a letter, digit or "_" (Python's `\W`) into a space, lower-case, trim.
- */
-export function fuzzProcess(s: string): string {
-  return processed(s).text;
-}
-
-/** Python's round() to an integer (half to even), as thefuzz's `intr`. */
-function pyRound(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
 }
 
 /** thefuzz's `intr(100 * m.ratio())` from difflib's matched-character count. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { pyStrPair } from "./_python.ts";
 import seedrandom from "seedrandom";
 import {
   fuzzyMatch,
@@ -6,7 +7,6 @@ import {
   getOptionReward,
   getReward,
   getTypeReward,
-  pyStrPair,
   type RewardGoal,
   type RewardProduct,
   titleNouns,

@@ -18,7 +18,8 @@
 
 import seedrandom from "seedrandom";
 import { mulberry32 } from "../kernels/random.ts";
-import { type GoalSplits, makeGoals, PyRandom, splitGoals, WEBSHOP_HUMAN_GOALS } from "./goals.ts";
+import { type GoalSplits, makeGoals, splitGoals, WEBSHOP_HUMAN_GOALS } from "./goals.ts";
+import { PyRandom } from "./_python.ts";
 import {
   type Catalog,
   type CatalogDir,

@@ -38,9 +38,6 @@ import {
   NEXT_PAGE,
   type Page,
   PREV_PAGE,
-  pyDictRepr,
-  pyJsonDumps,
-  pyStr,
   renderDonePage,
   renderItemPage,
   renderResultsPage,
@@ -50,6 +47,7 @@ import {
   type SubPageName,
   type TextMode,
 } from "./pages.ts";
+import { pyDictRepr, pyJsonDumps, pyStr } from "./_python.ts";
 import { splitGoals } from "./goals.ts";
 import { DEFAULT_REWARD_MODE, getReward, type RewardInfo, type RewardMode } from "./reward.ts";
 import { productsOnPage, SearchEngine } from "./search.ts";
