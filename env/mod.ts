@@ -11,6 +11,7 @@ export * from "./types.ts";
 export * from "./loaders.ts";
 export * from "./goals.ts";
 export * from "./normalize.ts";
+export * from "./fuzz.ts";
 export * from "./reward.ts";
 export * from "./search.ts";
 export * from "./pages.ts";
