@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { requires, SHARED_DIR, WEBSHOP_SAMPLE } from "../testing/requires.ts";
 import { ExpertPolicy, expertQueries, goalOptionValues } from "./expert.ts";
 import { runEpisode } from "./policies.ts";
-import { loadSyntheticCatalog, openCatalog } from "./synthetic.ts";
+import { openCatalog } from "./catalog.ts";
+import { loadSyntheticCatalog } from "./synthetic.ts";
 import type { Goal } from "./types.ts";
 import { WebShopEnv } from "./webshop_env.ts";
 

@@ -18,6 +18,7 @@ export * from "./pages.ts";
 export * from "./actions.ts";
 export * from "./webshop_env.ts";
 export * from "./policies.ts";
+export * from "./catalog.ts";
 export * from "./synthetic.ts";
 export * from "./synthetic_vocab.ts";
 export * from "./expert.ts";

@@ -12,12 +12,8 @@ import { generateDemonstrations, loadDemonstrations, writeDemonstrations } from 
 import { ExpertPolicy } from "../env/expert.ts";
 import type { RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
-import {
-  generateSyntheticCatalog,
-  type LoadedCatalog,
-  openCatalog,
-  writeSyntheticCatalog,
-} from "../env/synthetic.ts";
+import { type LoadedCatalog, openCatalog } from "../env/catalog.ts";
+import { generateSyntheticCatalog, writeSyntheticCatalog } from "../env/synthetic.ts";
 import type { RawIlTrajectory } from "../env/types.ts";
 import { goalIndicesForSplit, WebShopEnv } from "../env/webshop_env.ts";
 import { BertTokenizer } from "../model/tokenizer.ts";
