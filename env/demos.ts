@@ -20,7 +20,7 @@
  * @module
  */
 
-import { writeTextAtomically } from "./files.ts";
+import { writeAtomically } from "../io/atomic.ts";
 import { processGoal } from "./goals.ts";
 import { checkIlTrajectory } from "./loaders.ts";
 import type { Policy } from "./policies.ts";
@@ -293,7 +293,7 @@ export async function writeDemonstrations(
       yield JSON.stringify(d) + "\n";
     }
   }
-  await writeTextAtomically(path, lines());
+  await writeAtomically(path, lines());
   return n;
 }
 

@@ -22,7 +22,7 @@ import { makeGoals, splitGoals, WEBSHOP_HUMAN_GOALS } from "./goals.ts";
 import { PyRandom } from "./_python.ts";
 import type { LoadedCatalog, OpenCatalogOptions } from "./catalog.ts";
 import { loadCatalogFromRecords } from "./loaders.ts";
-import { writeTextAtomically } from "./files.ts";
+import { writeAtomically } from "../io/atomic.ts";
 import { normalizeColor } from "./normalize.ts";
 import {
   ATTRIBUTE_BULLETS,
@@ -804,23 +804,23 @@ export async function writeSyntheticCatalog(
   try {
     const names = syntheticFileNames(catalog.products.length);
     const at = (n: string) => `${stage}/${n}`;
-    out[names.products] = await writeTextAtomically(
+    out[names.products] = await writeAtomically(
       at(names.products),
       jsonArrayPieces(catalog.products),
     );
-    out[names.attributes] = await writeTextAtomically(
+    out[names.attributes] = await writeAtomically(
       at(names.attributes),
       jsonObjectPieces(catalog.attributes),
     );
-    out[names.humanInstructions] = await writeTextAtomically(
+    out[names.humanInstructions] = await writeAtomically(
       at(names.humanInstructions),
       jsonObjectPieces(catalog.humanInstructions),
     );
-    out[names.humanGoals] = await writeTextAtomically(
+    out[names.humanGoals] = await writeAtomically(
       at(names.humanGoals),
       jsonArrayPieces(catalog.humanGoals),
     );
-    out[names.goalQueryMap] = await writeTextAtomically(
+    out[names.goalQueryMap] = await writeAtomically(
       at(names.goalQueryMap),
       jsonObjectPieces(catalog.goalQueryMap),
     );

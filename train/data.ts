@@ -18,7 +18,7 @@ import type { RawIlTrajectory } from "../env/types.ts";
 import { goalIndicesForSplit, WebShopEnv } from "../env/webshop_env.ts";
 import { BertTokenizer } from "../model/tokenizer.ts";
 import { buildWordPiece } from "../model/wordpiece.ts";
-import { writeTextAtomically } from "../env/files.ts";
+import { writeAtomically } from "../io/atomic.ts";
 
 /** Where the data comes from. */
 export interface DataConfig {
@@ -112,7 +112,7 @@ export async function prepareData(
       const t0 = performance.now();
       const json = buildWordPiece(catalogText(catalog), { vocabSize: cfg.vocabSize });
       await Deno.mkdir(base, { recursive: true });
-      await writeTextAtomically(tokenizerPath, [JSON.stringify(json)]);
+      await writeAtomically(tokenizerPath, [JSON.stringify(json)]);
       say(
         `data: learned a ${cfg.vocabSize}-piece WordPiece vocabulary from the catalog in ` +
           `${((performance.now() - t0) / 1000).toFixed(1)} s (${tokenizerPath})`,
