@@ -21,7 +21,7 @@
  */
 
 import { writeAtomically } from "../io/atomic.ts";
-import { processGoal } from "./goals.ts";
+import { goalKey, processGoal } from "./goals.ts";
 import { checkIlTrajectory } from "./loaders.ts";
 import type { Policy } from "./policies.ts";
 import type { RawIlTrajectory } from "./types.ts";
@@ -315,11 +315,6 @@ export function demoGoalText(firstState: string): string {
   }
   // Trimmed after the price cut too, so that it equals goalKey() of the goal's instruction.
   return processGoal(s).trim();
-}
-
-/** A goal's instruction in the same form as {@linkcode demoGoalText}. */
-export function goalKey(instructionText: string): string {
-  return processGoal(instructionText).trim();
 }
 
 /** What replaying one demonstration gave. */

@@ -233,6 +233,23 @@ export function goalsForSplit<T>(goals: readonly T[], split: keyof GoalSplits): 
   return goals.slice(a, b);
 }
 
+/** A goal split (see {@linkcode goalIndicesForSplit}), or all goals. */
+export type GoalSplit = "test" | "eval" | "train" | "all";
+
+/**
+ * Goal indices of a split: `splitGoals` bounds (WebShop's test 0-499, eval 500-1499,
+ * train 1500+ for the full human goal set; the same proportions for smaller sets), or all.
+ */
+export function goalIndicesForSplit(numGoals: number, split: GoalSplit): number[] {
+  let a = 0, b = numGoals;
+  if (split === "test" || split === "eval" || split === "train") {
+    [a, b] = splitGoals(numGoals)[split];
+  } else if (split !== "all") {
+    throw new Error(`goalIndicesForSplit: split must be test, eval, train or all, got "${split}"`);
+  }
+  return Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Demonstrations and human_goals.json
 // ---------------------------------------------------------------------------------------------
@@ -263,19 +280,51 @@ export function processGoal(state: string): string {
 /** {@linkcode processGoal} under its earlier name. */
 export const ilGoalText: (firstState: string) => string = processGoal;
 
+/** A goal's instruction in the form {@linkcode processGoal} gives, stripped after the cut too. */
+export function goalKey(instructionText: string): string {
+  return processGoal(instructionText).trim();
+}
+
+/** Index of each entry of `human_goals.json`; the first wins when an entry repeats. */
+function humanGoalIndex(humanGoals: readonly string[]): Map<string, number> {
+  const index = new Map<string, number>();
+  humanGoals.forEach((g, i) => {
+    if (!index.has(g)) index.set(g, i);
+  });
+  return index;
+}
+
+/**
+ * Goal index of each demonstration: its first state's instruction (`goalKey`) looked up in
+ * `human_goals.json` as WebShop does, or among the goals' instructions; −1 when not found.
+ */
+export function demoGoalIndices(
+  trajs: readonly RawIlTrajectory[],
+  data: { goals: readonly Pick<Goal, "instruction_text">[]; humanGoals?: readonly string[] },
+): number[] {
+  let index: Map<string, number>;
+  if (data.humanGoals) index = humanGoalIndex(data.humanGoals);
+  else {
+    index = new Map();
+    data.goals.forEach((g, i) => {
+      const k = goalKey(g.instruction_text);
+      if (!index.has(k)) index.set(k, i);
+    });
+  }
+  return trajs.map((t) => index.get(goalKey(t.states[0])) ?? -1);
+}
+
 /**
  * Demonstrations of one split, selected by their goal's index in `human_goals.json` (as
- * train_choice_il.py `get_data`); those whose instruction is not listed are counted, not kept.
+ * train_choice_il.py `get_data`, whose key is `process_goal` unstripped); those whose
+ * instruction is not listed are counted, not kept.
  */
 export function ilTrajectoriesForSplit(
   trajectories: readonly RawIlTrajectory[],
   humanGoals: RawHumanGoalsFile,
   split: keyof GoalSplits,
 ): { trajectories: RawIlTrajectory[]; unmatched: number } {
-  const index = new Map<string, number>();
-  humanGoals.forEach((g, i) => {
-    if (!index.has(g)) index.set(g, i);
-  });
+  const index = humanGoalIndex(humanGoals);
   const [a, b] = splitGoals(humanGoals.length)[split];
   const out: RawIlTrajectory[] = [];
   let unmatched = 0;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { PyRandom } from "./_python.ts";
 import {
   drawPriceUpper,
+  goalKey,
   goalsForSplit,
   ilGoalText,
   ilTrajectoriesForSplit,
@@ -12,7 +13,7 @@ import {
   processGoal,
   splitGoals,
 } from "./goals.ts";
-import { demoGoalText, goalKey } from "./demos.ts";
+import { demoGoalText } from "./demos.ts";
 import { loadCatalogFromDir, loadCatalogFromRecords } from "./loaders.ts";
 import type { Product, RawIlTrajectory } from "./types.ts";
 

@@ -11,7 +11,7 @@ import { AgentEncoder } from "../agent/encoder.ts";
 import { OracleAgent, scoreDecisions } from "../agent/policy.ts";
 import { makeEnvs, rollout } from "../agent/rollout.ts";
 import { loadDemonstrations, replayDemonstration, writeDemonstrations } from "../env/demos.ts";
-import { goalIndicesForSplit } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
 import type { Gpu } from "../kernels/device.ts";
 import { ChoiceModel } from "../model/choice_model.ts";
 import type { TrainContext } from "../train/common.ts";
