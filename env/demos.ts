@@ -20,7 +20,7 @@
  * @module
  */
 
-import { writeAtomically } from "../io/atomic.ts";
+import { writeAtomically } from "../base/atomic.ts";
 import { goalKey, processGoal } from "./goals.ts";
 import { checkIlTrajectory } from "./loaders.ts";
 import type { Policy } from "./policies.ts";

@@ -20,7 +20,6 @@ export * from "./webshop_env.ts";
 export * from "./policies.ts";
 export * from "./catalog.ts";
 export * from "./synthetic.ts";
-export * from "./synthetic_vocab.ts";
 export * from "./expert.ts";
 export * from "./demos.ts";
 // The Python helpers that were public before they moved to the private _python.ts.

@@ -17,12 +17,12 @@
  */
 
 import seedrandom from "seedrandom";
-import { mulberry32 } from "../kernels/random.ts";
+import { mulberry32 } from "../base/random.ts";
 import { makeGoals, splitGoals, WEBSHOP_HUMAN_GOALS } from "./goals.ts";
 import { PyRandom } from "./_python.ts";
 import type { LoadedCatalog, OpenCatalogOptions } from "./catalog.ts";
 import { loadCatalogFromRecords } from "./loaders.ts";
-import { writeAtomically } from "../io/atomic.ts";
+import { writeAtomically } from "../base/atomic.ts";
 import { normalizeColor } from "./normalize.ts";
 import {
   ATTRIBUTE_BULLETS,

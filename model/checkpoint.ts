@@ -17,7 +17,7 @@
  * @module
  */
 
-import { writeAtomically } from "../io/atomic.ts";
+import { writeAtomically } from "../base/atomic.ts";
 import { type HostTensor, numel } from "../kernels/tensor.ts";
 import { type BertConfig, bertConfigFromHF } from "./config.ts";
 import { readPth } from "./pth.ts";
@@ -184,7 +184,7 @@ export function decodeCheckpoint(
 }
 
 /**
- * Writes `ckpt` to `path` atomically (`io/atomic.ts`: a temporary file beside it, fsynced, then
+ * Writes `ckpt` to `path` atomically (`base/atomic.ts`: a temporary file beside it, fsynced, then
  * renamed).
  *
  * @example

@@ -19,7 +19,7 @@ import { goalIndicesForSplit } from "../env/goals.ts";
 import { WebShopEnv } from "../env/webshop_env.ts";
 import { BertTokenizer } from "../model/tokenizer.ts";
 import { buildWordPiece } from "../model/wordpiece.ts";
-import { writeAtomically } from "../io/atomic.ts";
+import { writeAtomically } from "../base/atomic.ts";
 
 /** Where the data comes from. */
 export interface DataConfig {

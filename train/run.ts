@@ -7,7 +7,7 @@
  * @module
  */
 
-import { writeAtomically } from "../io/atomic.ts";
+import { writeAtomically } from "../base/atomic.ts";
 
 /** A run folder and its metrics stream. */
 export class RunLog {
