@@ -146,6 +146,27 @@ export function assertSize(op: string, name: string, t: Tensor, n: number): void
   }
 }
 
+/**
+ * Throws, naming the op and both tensors, when an output shares its buffer with an input or with
+ * another output (WebGPU cannot bind one buffer both writable and again in one dispatch, and an
+ * op that reads what it writes would race).
+ */
+export function assertNoAlias(
+  op: string,
+  outs: readonly (readonly [string, Tensor])[],
+  ins: readonly (readonly [string, Tensor])[],
+): void {
+  for (const [name, o] of outs) {
+    for (const [iname, t] of [...ins, ...outs.filter(([n]) => n !== name)]) {
+      if (t.buffer === o.buffer) {
+        throw new GpuError(
+          `${op}: ${name} '${o.label}' ${shapeText(o.shape)} aliases ${iname} '${t.label}'`,
+        );
+      }
+    }
+  }
+}
+
 /** Throws, naming the op, unless `t` has element type `dtype`. */
 export function assertDType(op: string, name: string, t: Tensor, dtype: DType): void {
   if (t.dtype !== dtype) {
