@@ -32,9 +32,9 @@ import {
   type BiAttentionBuffers,
   biattentionBuffers,
   biattentionForward,
-  copyRows,
   writeBiAttentionIndex,
 } from "../kernels/biattention.ts";
+import { copyRows } from "../kernels/copy.ts";
 import { linearBackward, linearForward } from "../kernels/matmul.ts";
 import {
   leakyReluBackward,
