@@ -477,7 +477,11 @@ export class BertModel {
     for (let l = 0; l < c.numHiddenLayers; l++) {
       const a = r.layers[l], x = r.xs[l], p = `encoder.layer.${l}.`;
       const lin = (y: Tensor, inp: Tensor, name: string, inF: number, outF: number) =>
-        linearForward(batch, y, inp, P(p + name + ".weight"), P(p + name + ".bias"), N, inF, outF);
+        linearForward(batch, y, inp, P(p + name + ".weight"), P(p + name + ".bias"), {
+          rows: N,
+          inF,
+          outF,
+        });
       lin(a.q, x, "attention.self.query", C, C);
       lin(a.k, x, "attention.self.key", C, C);
       lin(a.v, x, "attention.self.value", C, C);
@@ -596,9 +600,7 @@ export class BertModel {
           dY,
           x,
           P(p + name + ".weight"),
-          N,
-          inF,
-          outF,
+          { rows: N, inF, outF },
         );
       layernormBackward(
         batch,
