@@ -175,22 +175,6 @@ export function assertDType(op: string, name: string, t: Tensor, dtype: DType): 
 }
 
 /**
- * Throws an error naming `label` and the first bad index when `values` holds NaN or ±Infinity.
- * Training calls it on read-back losses and norms so a divergence never passes silently.
- */
-export function assertFinite(values: ArrayLike<number> | number, label: string): void {
-  if (typeof values === "number") {
-    if (!Number.isFinite(values)) throw new RangeError(`${label} is not finite: ${values}`);
-    return;
-  }
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) {
-      throw new RangeError(`${label}[${i}] is not finite: ${values[i]}`);
-    }
-  }
-}
-
-/**
  * A tensor on the CPU: a shape and float32 data in row-major order. Weights move between
  * safetensors files, checkpoints and GPU models in this form, keyed by their Hugging Face names.
  */

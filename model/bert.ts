@@ -279,11 +279,6 @@ interface BertScratch {
   dProbs: Tensor; // (B, H, T, T)
 }
 
-/** Dropout sites of one forward; each gets its own seed derived from the forward's. */
-function siteSeed(seed: number, site: string): number {
-  return seedFor(seed, site);
-}
-
 /**
  * BERT's parameters and gradients on the GPU, with a forward and a backward recorded into a
  * {@linkcode Batch}, following Hugging Face's BertModel (post-LayerNorm, GELU, additive -10000
@@ -472,7 +467,8 @@ export class BertModel {
       { N, C, eps },
     );
     if (pH > 0) {
-      dropoutForward(batch, r.xs[0], r.ln0, N * C, { p: pH, seed: siteSeed(r.seed, "emb") });
+      // Each dropout site gets its own seed, derived from the forward's.
+      dropoutForward(batch, r.xs[0], r.ln0, N * C, { p: pH, seed: seedFor(r.seed, "emb") });
     }
     for (let l = 0; l < c.numHiddenLayers; l++) {
       const a = r.layers[l], x = r.xs[l], p = `encoder.layer.${l}.`;
@@ -491,12 +487,12 @@ export class BertModel {
         H,
         D,
         dropoutP: pA,
-        seed: siteSeed(r.seed, `attn${l}`),
+        seed: seedFor(r.seed, `attn${l}`),
       });
       lin(r.tmpA, a.ctx, "attention.output.dense", C, C);
       let ao = r.tmpA;
       if (pH > 0) {
-        dropoutForward(batch, r.tmpB, r.tmpA, N * C, { p: pH, seed: siteSeed(r.seed, `ao${l}`) });
+        dropoutForward(batch, r.tmpB, r.tmpA, N * C, { p: pH, seed: seedFor(r.seed, `ao${l}`) });
         ao = r.tmpB;
       }
       residualForward(batch, a.res1, x, ao, N * C);
@@ -515,7 +511,7 @@ export class BertModel {
       lin(r.tmpA, a.act, "output.dense", I, C);
       let fo = r.tmpA;
       if (pH > 0) {
-        dropoutForward(batch, r.tmpB, r.tmpA, N * C, { p: pH, seed: siteSeed(r.seed, `fo${l}`) });
+        dropoutForward(batch, r.tmpB, r.tmpA, N * C, { p: pH, seed: seedFor(r.seed, `fo${l}`) });
         fo = r.tmpB;
       }
       residualForward(batch, a.res2, a.h1, fo, N * C);
@@ -616,7 +612,7 @@ export class BertModel {
       );
       let dfo = out;
       if (pH > 0) {
-        dropoutBackward(batch, s.t1, out, N * C, { p: pH, seed: siteSeed(r.seed, `fo${l}`) });
+        dropoutBackward(batch, s.t1, out, N * C, { p: pH, seed: seedFor(r.seed, `fo${l}`) });
         dfo = s.t1;
       }
       linB(s.dI1, dfo, a.act, "output.dense", I, C);
@@ -637,7 +633,7 @@ export class BertModel {
       );
       let dao = out;
       if (pH > 0) {
-        dropoutBackward(batch, s.t1, out, N * C, { p: pH, seed: siteSeed(r.seed, `ao${l}`) });
+        dropoutBackward(batch, s.t1, out, N * C, { p: pH, seed: seedFor(r.seed, `ao${l}`) });
         dao = s.t1;
       }
       linB(s.t2, dao, a.ctx, "attention.output.dense", C, C);
@@ -647,7 +643,7 @@ export class BertModel {
         H,
         D,
         dropoutP: pA,
-        seed: siteSeed(r.seed, `attn${l}`),
+        seed: seedFor(r.seed, `attn${l}`),
       });
       const x = r.xs[l];
       linB(s.t1, s.dq, x, "attention.self.query", C, C);
@@ -661,7 +657,7 @@ export class BertModel {
     }
     let dln0 = cur;
     if (pH > 0) {
-      dropoutBackward(batch, s.t1, cur, N * C, { p: pH, seed: siteSeed(r.seed, "emb") });
+      dropoutBackward(batch, s.t1, cur, N * C, { p: pH, seed: seedFor(r.seed, "emb") });
       dln0 = s.t1;
     }
     layernormBackward(
