@@ -9,6 +9,7 @@
  * @module
  */
 
+import { writeAtomically } from "../base/atomic.ts";
 import { createHash } from "node:crypto";
 import {
   type AgentMeta,
@@ -484,7 +485,7 @@ export async function runPipeline(
   }));
   phases.total = (performance.now() - t0) / 1000;
   const result: PipelineResult = { rows, phases, testGoals: testGoals.length, runDir };
-  await Deno.writeTextFile(`${runDir}/summary.json`, JSON.stringify(result, null, 2) + "\n");
+  await writeAtomically(`${runDir}/summary.json`, [JSON.stringify(result, null, 2) + "\n"]);
   console.log("\n" + formatTable(result));
   interrupt.close();
   return result;
