@@ -9,8 +9,8 @@
  * @module
  */
 
-import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
-import { assertSize, type Tensor } from "./tensor.ts";
+import { type Batch, type Gpu, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { assertNoAlias, assertSize, type Tensor } from "./tensor.ts";
 
 const COPY_WGSL = /* wgsl */ `
 override WG: u32 = 256;
@@ -78,7 +78,7 @@ export function copyRows(batch: Batch, dst: Tensor, src: Tensor, d: CopyRowsDims
   if (d.R === 0 || d.width === 0) return;
   assertSize(op, "src", src, (d.R - 1) * d.sStride + d.sOff + d.width);
   assertSize(op, "dst", dst, (d.R - 1) * d.dStride + d.dOff + d.width);
-  if (dst.buffer === src.buffer) throw new GpuError(`${op}: dst and src share a buffer`);
+  assertNoAlias(op, [["dst", dst]], [["src", src]]);
   const pipe = batch.gpu.pipeline("copy_rows", COPY_ROWS_WGSL, { ACCUM: d.accumulate ? 1 : 0 });
   const params = packParams([d.R, d.width, d.dStride, d.dOff, d.sStride, d.sOff]);
   batch.dispatch(pipe, [src, dst], params, grid(Math.ceil((d.R * d.width) / 64)));
