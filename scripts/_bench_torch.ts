@@ -100,7 +100,12 @@ export class TorchPeer {
         }
         tried.push(`${p}: no torch`);
       } catch (e) {
-        tried.push(`${p}: ${e instanceof Deno.errors.NotFound ? "not found" : (e as Error).name}`);
+        const why = e instanceof Deno.errors.NotFound
+          ? "not found"
+          : e instanceof Deno.errors.NotCapable
+          ? "not allowed to run (--allow-run)"
+          : (e as Error).message;
+        tried.push(`${p}: ${why}`);
       }
     }
     if (!python) return `torch peer: none (${tried.join("; ")})`;

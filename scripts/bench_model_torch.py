@@ -388,4 +388,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C reaches the benchmark's child too
+        sys.exit(130)
