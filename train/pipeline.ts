@@ -389,6 +389,7 @@ export async function runPipeline(
   }
   const dpoOut = await trainDpo(ctx, cfg.dpo, episodes, ref, dpoOpt, {
     start: resumeFrom?.step ?? 0,
+    deadline: cfg.dpo.timeBudget > 0 ? tDpo + cfg.dpo.timeBudget * 60_000 : undefined,
   });
   dpoLog.close();
   dpoOpt.destroy();
@@ -398,9 +399,11 @@ export async function runPipeline(
     throw new Error(`interrupted during DPO; checkpoint ${dpoOut.checkpoint}`);
   }
 
-  // 3. The control: IL from the reference, as many updates, on the same episodes.
+  // 3. The control: IL from the reference, as many updates (those the time budget allowed), on
+  // the same episodes.
+  const updates = dpoOut.steps;
   let controlPath = "";
-  if (cfg.control) {
+  if (cfg.control && updates > 0) {
     const tC = performance.now();
     const cModel = ChoiceModel.create(gpu, refCk.spec.model, refCk.weights);
     const cLog = await RunLog.open(`${runDir}/control`);
@@ -410,8 +413,8 @@ export async function runPipeline(
       clip: cfg.dpo.clip, // clipped as the DPO run it is compared with
       schedule: "constant",
       warmupSteps: 0,
-      maxSteps: cfg.dpo.steps,
-      evalEvery: cfg.dpo.steps,
+      maxSteps: updates,
+      evalEvery: updates,
     };
     const cMeta: AgentMeta = { spec: refCk.spec, trainer: { name: "il-control", config: cCfg } };
     await cLog.writeConfig({ ...cMeta, reference: refPath });
@@ -426,7 +429,7 @@ export async function runPipeline(
     };
     const cOpt = new ModelOptimizer(cModel, cCfg);
     console.log(
-      `control: imitation from the reference, ${cfg.dpo.steps} updates on the DPO run's episodes, lr ${cCfg.lr}`,
+      `control: imitation from the reference, ${updates} updates on the DPO run's episodes, lr ${cCfg.lr}`,
     );
     const cOut = await trainIl(
       cCtx,
@@ -434,7 +437,7 @@ export async function runPipeline(
       { train: dpoEx.train.examples, eval: [] },
       cOpt,
       {
-        total: cfg.dpo.steps,
+        total: updates,
         label: "control",
         batches: (
           u,
@@ -457,7 +460,7 @@ export async function runPipeline(
     ["IL reference", refPath, refUpdates, phases.il],
     ["DPO", dpoOut.checkpoint, dpoOut.steps, phases.dpo],
   ];
-  if (controlPath) agents.push(["IL control", controlPath, cfg.dpo.steps, phases.control]);
+  if (controlPath) agents.push(["IL control", controlPath, updates, phases.control]);
   const results: EvalResult[] = [];
   for (const [name, path] of agents) {
     const tA = performance.now();
