@@ -6,7 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { assertClose, gpuTest } from "../kernels/_testing.ts";
+import { assertClose } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { fixtureFiles } from "../testing/requires.ts";
 import { tensor } from "../kernels/tensor.ts";
 import { type ChoiceBatch, choiceConfig, ChoiceModel } from "../model/choice_model.ts";
 import type { BertConfig } from "../model/config.ts";
@@ -99,4 +101,8 @@ gpuTest(
     loss.destroy();
     model.destroy();
   },
+  [fixtureFiles(
+    ["choice_tiny/expected.json", "choice_tiny/model.safetensors"],
+    "the PyTorch peer's fixture",
+  )],
 );
