@@ -38,9 +38,6 @@ import {
   NEXT_PAGE,
   type Page,
   PREV_PAGE,
-  pyDictRepr,
-  pyJsonDumps,
-  pyStr,
   renderDonePage,
   renderItemPage,
   renderResultsPage,
@@ -50,16 +47,17 @@ import {
   type SubPageName,
   type TextMode,
 } from "./pages.ts";
-import { splitGoals } from "./goals.ts";
+import { pyDictRepr, pyJsonDumps, pyStr } from "./_python.ts";
+import { goalIndicesForSplit, type GoalSplit } from "./goals.ts";
+
+// The split helpers live in goals.ts; re-exported for callers that import them from here.
+export { goalIndicesForSplit, type GoalSplit } from "./goals.ts";
 import { DEFAULT_REWARD_MODE, getReward, type RewardInfo, type RewardMode } from "./reward.ts";
 import { productsOnPage, SearchEngine } from "./search.ts";
 import type { ChosenOptions, Goal, Product } from "./types.ts";
 
 /** Observation formats: WebShop's `text` and `text_rich`, or the page `url`. */
 export type ObservationMode = TextMode | "url";
-
-/** A goal split (see `goalIndicesForSplit`), or all goals. */
-export type GoalSplit = "test" | "eval" | "train" | "all";
 
 /** Configuration of {@linkcode WebShopEnv}. */
 export interface WebShopEnvConfig {
@@ -113,20 +111,6 @@ export interface StepResult {
   reward: number;
   done: boolean;
   info: StepInfo;
-}
-
-/**
- * Goal indices of a split: goals.ts `splitGoals` bounds (WebShop's test 0-499, eval 500-1499,
- * train 1500+ for the full human goal set; the same proportions for smaller sets), or all.
- */
-export function goalIndicesForSplit(numGoals: number, split: GoalSplit): number[] {
-  let a = 0, b = numGoals;
-  if (split === "test" || split === "eval" || split === "train") {
-    [a, b] = splitGoals(numGoals)[split];
-  } else if (split !== "all") {
-    throw new Error(`goalIndicesForSplit: split must be test, eval, train or all, got "${split}"`);
-  }
-  return Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
 }
 
 const BASE_URL = "http://127.0.0.1:3000";

@@ -4,15 +4,15 @@
  * loss ln 2, the chosen action's log-ratio rises), exact resume and a NaN that stops the run.
  */
 
+import { gpuTest } from "../testing/gpu.ts";
 import assert from "node:assert/strict";
 import { loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder } from "../agent/encoder.ts";
 import { OracleAgent, scoreDecisions } from "../agent/policy.ts";
 import { makeEnvs, rollout } from "../agent/rollout.ts";
 import { loadDemonstrations, replayDemonstration, writeDemonstrations } from "../env/demos.ts";
-import { goalIndicesForSplit } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
 import type { Gpu } from "../kernels/device.ts";
-import { gpuTest } from "../kernels/_testing.ts";
 import { ChoiceModel } from "../model/choice_model.ts";
 import type { TrainContext } from "../train/common.ts";
 import { prepareData, type TrainData } from "../train/data.ts";

@@ -12,17 +12,14 @@ import { generateDemonstrations, loadDemonstrations, writeDemonstrations } from 
 import { ExpertPolicy } from "../env/expert.ts";
 import type { RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
-import {
-  generateSyntheticCatalog,
-  type LoadedCatalog,
-  openCatalog,
-  writeSyntheticCatalog,
-} from "../env/synthetic.ts";
+import { type LoadedCatalog, openCatalog } from "../env/catalog.ts";
+import { generateSyntheticCatalog, writeSyntheticCatalog } from "../env/synthetic.ts";
 import type { RawIlTrajectory } from "../env/types.ts";
-import { goalIndicesForSplit, WebShopEnv } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
+import { WebShopEnv } from "../env/webshop_env.ts";
 import { BertTokenizer } from "../model/tokenizer.ts";
 import { buildWordPiece } from "../model/wordpiece.ts";
-import { writeTextAtomically } from "../env/files.ts";
+import { writeAtomically } from "../base/atomic.ts";
 
 /** Where the data comes from. */
 export interface DataConfig {
@@ -116,7 +113,7 @@ export async function prepareData(
       const t0 = performance.now();
       const json = buildWordPiece(catalogText(catalog), { vocabSize: cfg.vocabSize });
       await Deno.mkdir(base, { recursive: true });
-      await writeTextAtomically(tokenizerPath, [JSON.stringify(json)]);
+      await writeAtomically(tokenizerPath, [JSON.stringify(json)]);
       say(
         `data: learned a ${cfg.vocabSize}-piece WordPiece vocabulary from the catalog in ` +
           `${((performance.now() - t0) / 1000).toFixed(1)} s (${tokenizerPath})`,

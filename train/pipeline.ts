@@ -9,6 +9,7 @@
  * @module
  */
 
+import { writeAtomically } from "../base/atomic.ts";
 import { createHash } from "node:crypto";
 import {
   type AgentMeta,
@@ -20,7 +21,7 @@ import { AgentEncoder, type EncoderConfig } from "../agent/encoder.ts";
 import { ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs } from "../agent/rollout.ts";
 import type { WebShopEnv } from "../env/webshop_env.ts";
-import { goalIndicesForSplit } from "../env/webshop_env.ts";
+import { goalIndicesForSplit, splitGoals } from "../env/goals.ts";
 import type { Gpu } from "../kernels/device.ts";
 import { bootstrapMean, type Interval, pairedBootstrap } from "../eval/bootstrap.ts";
 import { type EvalResult, evaluate } from "../eval/greedy.ts";
@@ -36,7 +37,7 @@ import {
   trainDpo,
   validateDpoConfig,
 } from "./dpo.ts";
-import { ilExamples, type IlExampleSet, splitRange } from "./il_data.ts";
+import { ilExamples, type IlExampleSet } from "./il_data.ts";
 import { type IlConfig, ilTotalSteps, trainIl, validateIlConfig } from "./il.ts";
 import { ModelOptimizer } from "./optimizer.ts";
 import { duration, Interrupt, RunLog } from "./run.ts";
@@ -159,8 +160,8 @@ export function splitExamples(
     goalQueryMap: data.catalog.goalQueryMap,
   };
   return {
-    train: ilExamples(data.demos, goals, { searchSteps, seed, goalRange: splitRange(n, "train") }),
-    eval: ilExamples(data.demos, goals, { searchSteps, seed, goalRange: splitRange(n, "eval") }),
+    train: ilExamples(data.demos, goals, { searchSteps, seed, goalRange: splitGoals(n).train }),
+    eval: ilExamples(data.demos, goals, { searchSteps, seed, goalRange: splitGoals(n).eval }),
   };
 }
 
@@ -227,11 +228,8 @@ export async function runPipeline(
   const data = await prepareData(cfg.data);
   phases.data = (performance.now() - t0) / 1000;
   const nGoals = data.catalog.goals.length;
-  const splits = {
-    train: splitRange(nGoals, "train"),
-    eval: splitRange(nGoals, "eval"),
-    test: splitRange(nGoals, "test"),
-  };
+  const bounds = splitGoals(nGoals);
+  const splits = { train: bounds.train, eval: bounds.eval, test: bounds.test };
   console.log(
     `data: ${data.catalog.products.length} products, ${nGoals} goals (test ${
       splits.test[1] - splits.test[0]
@@ -490,7 +488,7 @@ export async function runPipeline(
   }));
   phases.total = (performance.now() - t0) / 1000;
   const result: PipelineResult = { rows, phases, testGoals: testGoals.length, runDir };
-  await Deno.writeTextFile(`${runDir}/summary.json`, JSON.stringify(result, null, 2) + "\n");
+  await writeAtomically(`${runDir}/summary.json`, [JSON.stringify(result, null, 2) + "\n"]);
   console.log("\n" + formatTable(result));
   interrupt.close();
   return result;
