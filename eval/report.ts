@@ -16,7 +16,7 @@
  * @module
  */
 
-import { writeTextAtomically } from "../env/files.ts";
+import { writeAtomically } from "../base/atomic.ts";
 import {
   type ChartSpec,
   greedyCharts,
@@ -86,15 +86,15 @@ export async function writeReport(
   await Deno.remove(stage, { recursive: true }).catch(() => {});
   await Deno.mkdir(stage);
   try {
-    for (const c of report.charts) await writeTextAtomically(`${stage}/${c.id}.svg`, [c.svg]);
+    for (const c of report.charts) await writeAtomically(`${stage}/${c.id}.svg`, [c.svg]);
     await Deno.remove(`${dir}/${CHART_DIR}`, { recursive: true }).catch(() => {});
     await Deno.rename(stage, `${dir}/${CHART_DIR}`);
   } catch (e) {
     await Deno.remove(stage, { recursive: true }).catch(() => {});
     throw e;
   }
-  await writeTextAtomically(`${dir}/report.md`, [report.markdown]);
-  await writeTextAtomically(`${dir}/report.html`, [report.html]);
+  await writeAtomically(`${dir}/report.md`, [report.markdown]);
+  await writeAtomically(`${dir}/report.html`, [report.html]);
   return {
     html: `${dir}/report.html`,
     markdown: `${dir}/report.md`,
