@@ -7,7 +7,12 @@
  * @module
  */
 
-import type { GreedyFile, ThompsonFile, ThompsonRolloutRow } from "./report_inputs.ts";
+import type {
+  ExperimentFile,
+  GreedyFile,
+  ThompsonFile,
+  ThompsonRolloutRow,
+} from "./report_inputs.ts";
 
 /** Deterministic numbers in [0, 1) (a linear congruential generator). */
 function lcg(seed: number): () => number {
@@ -215,10 +220,50 @@ export function ilRows(steps = 30): Record<string, unknown>[] {
   return rows;
 }
 
+/** An experiment record: the reference and two trainers over two seeds, one phase skipped. */
+export function experimentFixture(): ExperimentFile {
+  const agent = (trainer: string, label: string, seed: number, score: number) => ({
+    trainer,
+    label,
+    seed,
+    checkpoint: `runs/x/${trainer}-s${seed}/final.safetensors`,
+    updates: 150,
+    trainSeconds: 120,
+    greedy: { episodes: 248, score, successRate: score / 400, meanSteps: 7, seconds: 60 },
+  });
+  return {
+    kind: "webshop-experiment",
+    command: "deno task experiment --seeds 2",
+    config: { seeds: 2, trainerMinutes: 2 },
+    phases: [
+      { id: "il", status: "done", command: "deno task experiment (phase il)", seconds: 260 },
+      {
+        id: "dpo-demos-s0",
+        status: "done",
+        command: "deno task experiment (phase dpo-demos-s0)",
+        seconds: 120,
+      },
+      {
+        id: "ppo-s0",
+        status: "skipped",
+        reason: "no PPO trainer in this tree",
+        command: "deno task experiment (phase ppo-s0)",
+      },
+    ],
+    agents: [
+      agent("il", "IL reference", 0, 2),
+      agent("dpo-demos", "DPO (demos)", 0, 30),
+      agent("dpo-demos", "DPO (demos)", 1, 36),
+      agent("dpo-generated", "DPO (generated)", 0, 20),
+      agent("dpo-generated", "DPO (generated)", 1, 12),
+    ],
+  };
+}
+
 const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r) + "\n").join("");
 
 /**
- * Writes a run folder `dir` holding `thompson/` (thompson.json and its rollout lines),
+ * Writes a run folder `dir` holding experiment.json, `thompson/` (thompson.json and its rollout lines),
  * `greedy-dpo/` and `greedy-il/` (greedy.json) and `dpo/` and `il/` (config.json and
  * metrics.jsonl).
  */
@@ -227,6 +272,7 @@ export async function writeReportFixture(dir: string): Promise<void> {
   for (const d of ["thompson", "greedy-dpo", "greedy-il", "dpo", "il"]) {
     await Deno.mkdir(`${dir}/${d}`, { recursive: true });
   }
+  await Deno.writeTextFile(`${dir}/experiment.json`, JSON.stringify(experimentFixture()));
   await Deno.writeTextFile(`${dir}/thompson/thompson.json`, JSON.stringify(th.summary, null, 2));
   await Deno.writeTextFile(`${dir}/thompson/thompson_rollouts.jsonl`, jsonl(th.rollouts));
   await Deno.writeTextFile(

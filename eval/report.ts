@@ -19,13 +19,20 @@
 import { writeAtomically } from "../base/atomic.ts";
 import {
   type ChartSpec,
+  experimentCharts,
   greedyCharts,
   runLabels,
   thompsonCharts,
   TRAINING_METRICS,
   trainingCharts,
 } from "./report_charts.ts";
-import type { GreedyFile, ReportInputs, ThompsonFile, TrainingRun } from "./report_inputs.ts";
+import type {
+  ExperimentFile,
+  GreedyFile,
+  ReportInputs,
+  ThompsonFile,
+  TrainingRun,
+} from "./report_inputs.ts";
 import { renderSvg } from "./render_svg.ts";
 
 /** A rendered chart. */
@@ -47,6 +54,7 @@ export const CHART_DIR = "report_charts";
 export function reportCharts(inputs: ReportInputs): ChartSpec[] {
   const many = inputs.thompson.length > 1;
   return [
+    ...inputs.experiments.flatMap((e) => experimentCharts(e.data)),
     ...inputs.thompson.flatMap((t, i) =>
       thompsonCharts(t.data, t.rollouts, many ? `thompson${i + 1}-` : "thompson-")
     ),
@@ -321,19 +329,52 @@ function metricsTable(r: TrainingRun, label: string): Table {
   };
 }
 
-function experimentTables(inputs: ReportInputs): Table[] {
-  return inputs.experiments.map(({ path, data }) => ({
-    caption: `Experiment phases (${path}); the whole experiment: ${data.command}`,
-    head: ["phase", "status", "seconds", "command", "note"],
-    numeric: [false, false, true, false, false],
-    rows: data.phases.map((p) => [
-      p.id,
-      p.status,
-      fixed(p.seconds, 0),
-      p.command,
-      p.reason ?? "",
+/** Every trained agent of an experiment with its greedy test result (the experiment's table). */
+export function experimentAgentsTable(exp: ExperimentFile, path: string): Table {
+  return {
+    caption: `Experiment agents (${path}): greedy evaluation on the test goals`,
+    head: [
+      "agent",
+      "seed",
+      "updates",
+      "train s",
+      "score ×100",
+      "success %",
+      "mean steps",
+      "goals",
+      "checkpoint",
+    ],
+    numeric: [false, true, true, true, true, true, true, true, false],
+    rows: exp.agents.map((a) => [
+      a.label,
+      String(a.seed),
+      String(a.updates),
+      fixed(a.trainSeconds, 0),
+      fixed(a.greedy?.score),
+      fixed(a.greedy ? 100 * a.greedy.successRate : null),
+      fixed(a.greedy?.meanSteps, 2),
+      a.greedy ? String(a.greedy.episodes) : "—",
+      a.checkpoint,
     ]),
-  }));
+  };
+}
+
+function experimentTables(inputs: ReportInputs): Table[] {
+  return inputs.experiments.flatMap(({ path, data }) => [
+    ...(data.agents.length > 0 ? [experimentAgentsTable(data, path)] : []),
+    {
+      caption: `Experiment phases (${path}); the whole experiment: ${data.command}`,
+      head: ["phase", "status", "seconds", "command", "note"],
+      numeric: [false, false, true, false, false],
+      rows: data.phases.map((p) => [
+        p.id,
+        p.status,
+        fixed(p.seconds, 0),
+        p.command,
+        p.reason ?? "",
+      ]),
+    },
+  ]);
 }
 
 // HTML.
@@ -401,7 +442,7 @@ function html(
   parts.push(
     section(
       "Experiment",
-      [],
+      pick("experiment-"),
       experimentTables(inputs),
       inputs.experiments.map((e) =>
         details(`experiment config (${e.path})`, pre(e.data.config)) +

@@ -12,7 +12,13 @@
  */
 
 import type { TopLevelSpec } from "vega-lite";
-import type { GreedyFile, ThompsonFile, ThompsonRolloutRow, TrainingRun } from "./report_inputs.ts";
+import type {
+  ExperimentFile,
+  GreedyFile,
+  ThompsonFile,
+  ThompsonRolloutRow,
+  TrainingRun,
+} from "./report_inputs.ts";
 
 /** A chart of the report: its file name (without .svg), title, a caption and its spec. */
 export interface ChartSpec {
@@ -348,6 +354,47 @@ export function greedyCharts(files: readonly GreedyFile[]): ChartSpec[] {
         order,
       ),
     },
+  ];
+}
+
+/** Sample mean and standard deviation (n − 1; 0 for one value). */
+function meanSd(xs: readonly number[]): { mean: number; sd: number } {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.length > 1 ? xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1) : 0;
+  return { mean: m, sd: Math.sqrt(v) };
+}
+
+/**
+ * An experiment's greedy test evaluation: score ×100 and success % per trainer, spread over its
+ * training seeds.
+ */
+export function experimentCharts(exp: ExperimentFile): ChartSpec[] {
+  const agents = exp.agents.filter((a) => a.greedy !== null);
+  if (agents.length === 0) return [];
+  const order = [...new Set(agents.map((a) => a.label))];
+  const chart = (key: "score" | "successRate", scale: number, yTitle: string, id: string) => {
+    const bars = order.map((label) => {
+      const xs = agents.filter((a) => a.label === label).map((a) => scale * a.greedy![key]);
+      const { mean, sd } = meanSd(xs);
+      return { agent: label, mean, lo: mean - sd, hi: mean + sd };
+    });
+    const dots = agents.map((a) => ({
+      agent: a.label,
+      value: scale * a.greedy![key],
+      of: `seed ${a.seed}`,
+    }));
+    const goals = agents[0].greedy!.episodes;
+    return {
+      id,
+      title: `Experiment: greedy ${key === "score" ? "score" : "success rate"} per trainer`,
+      caption: `${yTitle} on ${goals} test goals, greedy: bar = mean over training seeds, ` +
+        `rule = ±1 sd, dots = seeds (one agent per seed; the IL reference is the shared start).`,
+      spec: spreadChart(`${yTitle} per trainer (greedy, test)`, yTitle, bars, dots, order),
+    };
+  };
+  return [
+    chart("score", 1, "score ×100", "experiment-score"),
+    chart("successRate", 100, "success %", "experiment-success"),
   ];
 }
 

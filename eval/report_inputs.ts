@@ -110,12 +110,33 @@ export interface ExperimentPhase {
   config?: unknown;
 }
 
+/** One trained agent of an experiment and its greedy test evaluation. */
+export interface ExperimentAgent {
+  /** Trainer id (il, dpo-demos, ...) and its name in tables. */
+  trainer: string;
+  label: string;
+  /** Training seed. */
+  seed: number;
+  checkpoint: string;
+  updates: number;
+  trainSeconds: number;
+  greedy: {
+    episodes: number;
+    score: number;
+    successRate: number;
+    meanSteps: number;
+    seconds: number;
+  } | null;
+}
+
 /** `experiment.json` as deno task experiment writes it. */
 export interface ExperimentFile {
   kind: "webshop-experiment";
   command: string;
   config: unknown;
   phases: ExperimentPhase[];
+  /** Every trained agent (empty until the greedy phase is done). */
+  agents: ExperimentAgent[];
 }
 
 /** A trainer's run folder: its config and its metrics rows, in file order. */
@@ -402,6 +423,17 @@ export function checkExperiment(v: unknown, path: string): ExperimentFile {
       fail(w, `status is ${JSON.stringify(po.status)}, not done, skipped or pending`);
     }
     if (po.seconds !== undefined) num(po, "seconds", w);
+  });
+  arr(o, "agents", path).forEach((a, i) => {
+    const w = `${path}: agents[${i}]`, ao = obj(a, w);
+    for (const k of ["trainer", "label", "checkpoint"]) str(ao, k, w);
+    for (const k of ["seed", "updates", "trainSeconds"]) num(ao, k, w);
+    if (ao.greedy !== null) {
+      const g = obj(ao.greedy, w, "greedy");
+      for (const k of ["episodes", "score", "successRate", "meanSteps", "seconds"]) {
+        num(g, k, `${w}.greedy`);
+      }
+    }
   });
   return o as unknown as ExperimentFile;
 }

@@ -1,7 +1,19 @@
 import assert from "node:assert/strict";
-import { dpoRows, greedyFixture, thompsonFixture, writeReportFixture } from "./_report_fixtures.ts";
+import {
+  dpoRows,
+  experimentFixture,
+  greedyFixture,
+  thompsonFixture,
+  writeReportFixture,
+} from "./_report_fixtures.ts";
 import { buildReport, CHART_DIR, writeReport } from "./report.ts";
-import { greedyCharts, thinIndices, thompsonCharts, trainingCharts } from "./report_charts.ts";
+import {
+  experimentCharts,
+  greedyCharts,
+  thinIndices,
+  thompsonCharts,
+  trainingCharts,
+} from "./report_charts.ts";
 import { readReportInputs } from "./report_inputs.ts";
 
 type Layered = { layer: { data: { values: Record<string, number | string>[] } }[] };
@@ -93,7 +105,7 @@ Deno.test("buildReport() renders every chart with drawn marks and a table of its
     assert.deepEqual(inputs.greedy.map((g) => g.data.agent.label), ["dpo", "il"]);
     assert.deepEqual(inputs.training.map((r) => r.dir.slice(dir.length)), ["/dpo", "/il"]);
     const report = await buildReport(inputs, { command: "deno task report X" });
-    assert.equal(report.charts.length, 17);
+    assert.equal(report.charts.length, 19);
     for (const c of report.charts) {
       assert.match(c.svg, /^<svg /, c.id);
       assert.ok(dataMarks(c.svg) > 0, `${c.id} has no data marks`);
@@ -185,4 +197,17 @@ Deno.test("readReportInputs() names the file and the problem of an input it cann
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("experimentCharts() draws each trainer's mean ± sd over its training seeds", () => {
+  const [score, success] = experimentCharts(experimentFixture());
+  const [bars, , dots] = (score.spec as unknown as Layered).layer.map((l) => l.data.values);
+  assert.deepEqual(bars.map((b) => b.agent), ["IL reference", "DPO (demos)", "DPO (generated)"]);
+  // DPO (demos): seeds 30 and 36 -> mean 33, sample sd sqrt(18).
+  assert.equal(bars[1].mean, 33);
+  assert.ok(Math.abs((bars[1].hi as number) - (33 + Math.sqrt(18))) < 1e-12);
+  assert.equal(bars[0].lo, 2, "one seed: no spread");
+  assert.equal(dots.length, 5);
+  const sBars = (success.spec as unknown as Layered).layer[0].data.values;
+  assert.equal(sBars[1].mean, 100 * 33 / 400);
 });

@@ -12,17 +12,16 @@
 import { loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder } from "../agent/encoder.ts";
 import { ModelPolicy } from "../agent/policy.ts";
-import { makeEnvs, rollout } from "../agent/rollout.ts";
+import { makeEnvs } from "../agent/rollout.ts";
 import { writeDemonstrations } from "../env/demos.ts";
 import { goalIndicesForSplit } from "../env/goals.ts";
 import { requestGpu } from "../kernels/device.ts";
 import { ChoiceModel } from "../model/choice_model.ts";
 import { prepareData } from "../train/data.ts";
 import { MAIN_DATA } from "../train/defaults.ts";
-import { pruneLoops, trajectoryToDemo } from "../train/generate.ts";
+import { generateTrajectories } from "../train/generate.ts";
 import { intFlag, parseFlags, runMain, usageError } from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
-import type { Demonstration } from "../env/demos.ts";
 
 const USAGE = `usage: deno task generate --ref <ckpt> [options]
   --ref <ckpt>             the agent that plays (an IL reference checkpoint)
@@ -85,29 +84,18 @@ async function main(): Promise<void> {
     seed,
   });
   const train = goalIndicesForSplit(data.catalog.goals.length, "train");
-  const kept: Demonstration[] = [];
-  let played = 0, prunedSteps = 0;
-  const t0 = performance.now();
-  // Rounds of episodes on goals drawn (seeded) from the training split until n are kept.
-  let cursor = seed * 7919;
-  while (kept.length < n && played < maxEpisodes) {
-    const round = Math.min(envCount * 2, maxEpisodes - played);
-    const goals = Array.from({ length: round }, () => train[cursor++ % train.length]);
-    const trajs = await rollout(envs, policy, goals);
-    played += trajs.length;
-    for (const t of trajs) {
-      if (t.reward !== 1 || kept.length >= n) continue;
-      prunedSteps += t.steps.length - pruneLoops(t.steps).length;
-      kept.push(trajectoryToDemo(t));
-    }
-    const s = (performance.now() - t0) / 1000;
-    console.log(
-      `generate: ${kept.length}/${n} kept of ${played} episodes ` +
-        `(acceptance ${(100 * kept.length / played).toFixed(1)}%), ${
-          (played / s).toFixed(1)
-        } episodes/s`,
-    );
-  }
+  const { kept, played, prunedSteps } = await generateTrajectories(envs, policy, train, {
+    n,
+    maxEpisodes,
+    seed,
+    onRound: (g) =>
+      console.log(
+        `generate: ${g.kept.length}/${n} kept of ${g.played} episodes ` +
+          `(acceptance ${(100 * g.kept.length / g.played).toFixed(1)}%), ${
+            (g.played / g.seconds).toFixed(1)
+          } episodes/s`,
+      ),
+  });
   await Deno.mkdir(out.slice(0, Math.max(0, out.lastIndexOf("/"))) || ".", { recursive: true });
   await writeDemonstrations(out, kept);
   console.log(

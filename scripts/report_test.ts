@@ -19,10 +19,10 @@ Deno.test("report: writes report.html, report.md and the SVGs into --out and pri
     const r = await report([`${dir}/run`, "--out", `${dir}/out`]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\| oracle \| oracle \|/);
-    assert.match(r.stdout, new RegExp(`report: ${dir}/out/report\\.html \\(and .*, 17 SVGs\\)`));
+    assert.match(r.stdout, new RegExp(`report: ${dir}/out/report\\.html \\(and .*, 19 SVGs\\)`));
     const html = await Deno.readTextFile(`${dir}/out/report.html`);
     assert.match(html, new RegExp(`deno task report ${dir}/run --out ${dir}/out`));
-    assert.equal([...Deno.readDirSync(`${dir}/out/report_charts`)].length, 17);
+    assert.equal([...Deno.readDirSync(`${dir}/out/report_charts`)].length, 19);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -8,8 +8,10 @@
  * @module
  */
 
-import type { Trajectory } from "../agent/rollout.ts";
+import type { AgentPolicy } from "../agent/policy.ts";
+import { rollout, type Trajectory } from "../agent/rollout.ts";
 import { type Demonstration, emptyDemonstration } from "../env/demos.ts";
+import type { WebShopEnv } from "../env/webshop_env.ts";
 
 /**
  * The steps of `steps` without loops: whenever a step's state equals the state of an earlier
@@ -49,4 +51,48 @@ export function trajectoryToDemo(t: Trajectory): Demonstration {
     d.rewards.push(i === steps.length - 1 ? t.reward : 0);
   });
   return d;
+}
+
+/** What {@linkcode generateTrajectories} kept and played. */
+export interface Generated {
+  kept: Demonstration[];
+  played: number;
+  /** Steps cut out of the kept trajectories as loops. */
+  prunedSteps: number;
+  seconds: number;
+}
+
+/**
+ * Plays `goals` in turn (from `seed * 7919`, wrapping) with the sampling `policy`, two rounds of
+ * the env count at a time, keeping the reward-1 trajectories (loops pruned) until `n` are kept
+ * or `maxEpisodes` are played; `onRound` sees the count after each round.
+ */
+export async function generateTrajectories(
+  envs: readonly WebShopEnv[],
+  policy: AgentPolicy,
+  goals: readonly number[],
+  opts: {
+    n: number;
+    maxEpisodes: number;
+    seed: number;
+    onRound?: (g: Generated) => void;
+  },
+): Promise<Generated> {
+  const out: Generated = { kept: [], played: 0, prunedSteps: 0, seconds: 0 };
+  const t0 = performance.now();
+  let cursor = opts.seed * 7919;
+  while (out.kept.length < opts.n && out.played < opts.maxEpisodes) {
+    const round = Math.min(envs.length * 2, opts.maxEpisodes - out.played);
+    const batch = Array.from({ length: round }, () => goals[cursor++ % goals.length]);
+    const trajs = await rollout(envs, policy, batch);
+    out.played += trajs.length;
+    for (const t of trajs) {
+      if (t.reward !== 1 || out.kept.length >= opts.n) continue;
+      out.prunedSteps += t.steps.length - pruneLoops(t.steps).length;
+      out.kept.push(trajectoryToDemo(t));
+    }
+    out.seconds = (performance.now() - t0) / 1000;
+    opts.onRound?.(out);
+  }
+  return out;
 }
