@@ -55,7 +55,8 @@ async function main(): Promise<void> {
     name: "loop",
     config: cfg,
     frozen: isValueHead,
-    train: (ctx, setup, opt, start) => trainLoop(ctx, cfg, setup, opt, { start }),
+    train: (ctx, setup, opt, resumed) =>
+      trainLoop(ctx, cfg, setup, opt, { start: resumed?.step ?? 0 }),
   });
   if (v.values.json) console.log(JSON.stringify(result));
 }

@@ -21,7 +21,8 @@ import { prepareData, type TrainData } from "../train/data.ts";
 import { isValueHead, LOOP_DEFAULTS, type LoopConfig, trainLoop } from "../train/loop.ts";
 import { ModelOptimizer } from "../train/optimizer.ts";
 import { createAgentModel } from "../train/pipeline.ts";
-import type { RlEnvSetup } from "../train/rl_envs.ts";
+import { collectorStateOf, PPO_DEFAULTS, type PpoConfig, trainPpo } from "../train/ppo.ts";
+import { type RlEnvSetup, TimeBudget } from "../train/rl_envs.ts";
 import { Interrupt, RunLog } from "../train/run.ts";
 
 const SHAPE = { hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 64 };
@@ -60,7 +61,7 @@ async function sampledScore(model: ChoiceModel, encoder: AgentEncoder, setup: Rl
 
 async function rows(path: string, phase: string): Promise<Record<string, number>[]> {
   return (await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l))
-    .filter((r) => r.phase === phase && typeof r.reward === "number");
+    .filter((r) => r.phase === phase && typeof r.step === "number" && !("eval/score" in r));
 }
 
 const LOOP: LoopConfig = {
@@ -74,6 +75,8 @@ const LOOP: LoopConfig = {
   checkpointEvery: 1,
 };
 
+const PPO: PpoConfig = { ...PPO_DEFAULTS, steps: 6, epochs: 2, lr: 1e-2, checkpointEvery: 1 };
+
 /** A LOOP run from the seeded random init (or `resume`), stopped after `stopAfter` iterations. */
 async function loopRun(
   gpu: Gpu,
@@ -83,23 +86,37 @@ async function loopRun(
   cfg: LoopConfig,
   opts: { resume?: string; stopAfter?: number; keep?: boolean } = {},
 ) {
+  return await rlRun(gpu, data, setup, dir, "loop", cfg, opts);
+}
+
+/** A run of either trainer (see {@linkcode loopRun}). */
+async function rlRun(
+  gpu: Gpu,
+  data: TrainData,
+  setup: RlEnvSetup,
+  dir: string,
+  which: "loop" | "ppo",
+  cfg: LoopConfig | PpoConfig,
+  opts: { resume?: string; stopAfter?: number; keep?: boolean } = {},
+) {
   const made = await createAgentModel(gpu, "random", SHAPE, ENCODER, data.tokenizer.vocabSize, 0);
   const log = await RunLog.open(dir, { append: !!opts.resume, quiet: true });
   const ctx: TrainContext = {
     model: made.model,
     encoder: new AgentEncoder(data.tokenizer, ENCODER),
     tokenizer: data.tokenizer.identity,
-    meta: { spec: made.spec, trainer: { name: "loop", config: cfg } },
+    meta: { spec: made.spec, trainer: { name: which, config: cfg } },
     log,
     interrupt: new Interrupt(),
   };
-  const opt = new ModelOptimizer(made.model, cfg, { frozen: isValueHead });
-  let start = 0;
+  const opt = new ModelOptimizer(made.model, cfg, which === "loop" ? { frozen: isValueHead } : {});
+  let start = 0, extra: Record<string, string> = {};
   if (opts.resume) {
     const ck = await loadAgent(opts.resume);
     made.model.loadWeights(ck.weights);
     opt.load(ck.optimizer!, opts.resume);
     start = ck.step;
+    extra = ck.extra;
   }
   if (opts.stopAfter) {
     let n = 0;
@@ -110,7 +127,12 @@ async function loopRun(
     };
   }
   try {
-    const out = await trainLoop(ctx, cfg, setup, opt, { start });
+    const out = which === "loop"
+      ? await trainLoop(ctx, cfg as LoopConfig, setup, opt, { start })
+      : await trainPpo(ctx, cfg as PpoConfig, setup, opt, {
+        start,
+        resumed: collectorStateOf(extra),
+      });
     return { out, ctx };
   } finally {
     log.close();
@@ -200,4 +222,100 @@ gpuTest("train:loop --resume repeats an uninterrupted run exactly", async (gpu) 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+gpuTest(
+  "train:ppo raises the sampled score on an easy task and trains the value head",
+  async (gpu) => {
+    const dir = await Deno.makeTempDir({ prefix: "webshop-rl-ppo-" });
+    try {
+      const { data, setup } = await easyTask(dir);
+      const made = await createAgentModel(
+        gpu,
+        "random",
+        SHAPE,
+        ENCODER,
+        data.tokenizer.vocabSize,
+        0,
+      );
+      const encoder = new AgentEncoder(data.tokenizer, ENCODER);
+      const before = await sampledScore(made.model, encoder, setup);
+      const w0 = await made.model.readWeights();
+      made.model.destroy();
+      const run = await rlRun(gpu, data, setup, `${dir}/ppo`, "ppo", PPO, { keep: true });
+      const after = await sampledScore(run.ctx.model, encoder, setup);
+      assert.ok(after > before + 0.05, `sampled score ${before} -> ${after}`);
+      const w1 = await run.ctx.model.readWeights();
+      const v = "linear_3.2.weight";
+      assert.ok(!w0.get(v)!.data.every((x, i) => x === w1.get(v)!.data[i]), "value head unchanged");
+      run.ctx.model.destroy();
+      const r = (await rows(`${dir}/ppo/metrics.jsonl`, "ppo"))[PPO.steps - 1];
+      for (
+        const k of [
+          "objective/entropy",
+          "objective/scores",
+          "EpisodeScore",
+          "policy/clipfrac_avg",
+          "policy/approxkl_avg",
+          "policy/entropy_avg",
+          "loss/policy_avg",
+          "loss/value_avg",
+          "val/clipfrac_avg",
+          "returns",
+          "advantages",
+          "grad_norm",
+        ]
+      ) assert.ok(Number.isFinite(r[k]), `${k}: ${r[k]}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+gpuTest(
+  "train:ppo --resume repeats an uninterrupted run exactly (envs replayed mid-episode)",
+  async (gpu) => {
+    const dir = await Deno.makeTempDir({ prefix: "webshop-rl-ppo-resume-" });
+    try {
+      const { data, setup } = await easyTask(dir);
+      // A 5-step limit and 3-step rollouts: the checkpoint falls inside episodes.
+      const s5 = { ...setup, envConfig: { ...setup.envConfig, stepLimit: 5 } };
+      const cfg = { ...PPO, steps: 3, bptt: 3 };
+      await rlRun(gpu, data, s5, `${dir}/full`, "ppo", cfg);
+      const a = await rlRun(gpu, data, s5, `${dir}/cut`, "ppo", cfg, { stopAfter: 2 });
+      assert.ok(a.out.interrupted);
+      const saved = collectorStateOf((await loadAgent(`${dir}/cut/last.safetensors`)).extra)!;
+      assert.ok(saved.slots.some((s) => s.actions.length > 0), "no env was mid-episode");
+      await rlRun(gpu, data, s5, `${dir}/cut`, "ppo", cfg, {
+        resume: `${dir}/cut/last.safetensors`,
+      });
+      const full = await rows(`${dir}/full/metrics.jsonl`, "ppo");
+      const cut = await rows(`${dir}/cut/metrics.jsonl`, "ppo");
+      assert.equal(cut.length, 3);
+      for (let i = 0; i < 3; i++) {
+        for (const k of ["loss", "returns", "policy/clipfrac_avg", "episodes"]) {
+          assert.equal(cut[i][k], full[i][k], `rollout ${i + 1} ${k}`);
+        }
+      }
+      // A time budget stops before the next iteration would overrun it (the first always runs);
+      // the run still ends with its evaluation and final checkpoint.
+      const b = await rlRun(gpu, data, s5, `${dir}/budget`, "ppo", { ...cfg, timeBudget: 1e-6 });
+      assert.ok(b.out.budgetReached);
+      assert.equal(b.out.steps, 1);
+      assert.equal((await loadAgent(`${dir}/budget/final.safetensors`)).step, 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("TimeBudget is exhausted once another lap as long as the longest would overrun it", () => {
+  const b = new TimeBudget(1 / 60); // one second
+  assert.equal(b.exhausted(), false);
+  b.lap(0.5);
+  assert.equal(b.exhausted(), false);
+  b.lap(2);
+  assert.equal(b.exhausted(), true);
+  assert.equal(new TimeBudget(0).exhausted(), false);
+  assert.throws(() => new TimeBudget(-1), /time budget/);
 });

@@ -13,6 +13,7 @@ import type { DataConfig } from "./data.ts";
 import { DPO_DEFAULTS, type DpoConfig } from "./dpo.ts";
 import { IL_DEFAULTS, type IlConfig } from "./il.ts";
 import { LOOP_DEFAULTS, type LoopConfig } from "./loop.ts";
+import { PPO_DEFAULTS, type PpoConfig } from "./ppo.ts";
 
 /** Synthetic catalog, learned vocabulary and scripted demonstrations, cached under runs/cache. */
 export const MAIN_DATA: DataConfig = {
@@ -67,4 +68,15 @@ export const MAIN_LOOP: LoopConfig = {
   rolloutsPerGoal: 4,
   lr: 5e-4,
   checkpointEvery: 2,
+};
+
+/**
+ * PPO on the embedded default: WebShop's recipe (4 envs, 8-step rollouts, 4 epochs) with a
+ * learning rate for this small model rather than BERT-base's 1e-5.
+ */
+export const MAIN_PPO: PpoConfig = {
+  ...PPO_DEFAULTS,
+  steps: 40,
+  lr: 5e-4,
+  checkpointEvery: 10,
 };

@@ -17,15 +17,14 @@
  * @module
  */
 
-import seedrandom from "seedrandom";
 import { ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs, rollout } from "../agent/rollout.ts";
-import { greedyEval, permutation, saveTrainCheckpoint, type TrainContext } from "./common.ts";
+import { greedyEval, saveTrainCheckpoint, type TrainContext } from "./common.ts";
 import { keptRollouts, leaveOneOutAdvantages, loopClipBounds } from "./loop_loss.ts";
 import { type ModelOptimizer, scheduledLr } from "./optimizer.ts";
 import { PolicyLossGpu } from "./ppo_loss_gpu.ts";
 import { choiceSteps, policyUpdate, type RlSample } from "./rl_update.ts";
-import { type RlEnvSetup, TimeBudget } from "./rl_envs.ts";
+import { goalStream, type RlEnvSetup, TimeBudget } from "./rl_envs.ts";
 
 /** LOOP's settings (the paper's defaults unless noted). */
 export interface LoopConfig {
@@ -132,17 +131,8 @@ export const isValueHead = (name: string): boolean => name.startsWith("linear_3.
 
 /** Goals of iteration `i`: the next T of a seeded pass over the training goals. */
 export function loopGoals(c: LoopConfig, trainGoals: readonly number[], i: number): number[] {
-  const out: number[] = [];
-  let pass = -1, perm: number[] = [];
-  for (let p = i * c.goalsPerIteration; p < (i + 1) * c.goalsPerIteration; p++) {
-    const e = Math.floor(p / trainGoals.length);
-    if (e !== pass) {
-      pass = e;
-      perm = permutation(trainGoals.length, seedrandom.alea(`loop-goals:${c.seed}:${e}`));
-    }
-    out.push(trainGoals[perm[p % trainGoals.length]]);
-  }
-  return out;
+  const T = c.goalsPerIteration;
+  return goalStream(trainGoals, `loop-goals:${c.seed}`, i * T, T);
 }
 
 /** What {@linkcode trainLoop} did. */

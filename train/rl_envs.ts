@@ -5,7 +5,9 @@
  * @module
  */
 
+import seedrandom from "seedrandom";
 import type { SearchEngine, WebShopEnvConfig } from "../env/mod.ts";
+import { permutation } from "./common.ts";
 
 /** How a trainer makes its envs (one shared search index) and which goals it trains on. */
 export interface RlEnvSetup {
@@ -45,4 +47,27 @@ export class TimeBudget {
   exhausted(): boolean {
     return this.minutes > 0 && this.elapsed() + this.#longest > 60 * this.minutes;
   }
+}
+
+/**
+ * Goal `p` (0-based) of a stream of seeded passes over `goals` (each pass a permutation seeded
+ * by `key` and the pass number): every goal once per pass, and goal p depends only on (key, p).
+ */
+export function goalStream(
+  goals: readonly number[],
+  key: string,
+  from: number,
+  n: number,
+): number[] {
+  const out: number[] = [];
+  let pass = -1, perm: number[] = [];
+  for (let p = from; p < from + n; p++) {
+    const e = Math.floor(p / goals.length);
+    if (e !== pass) {
+      pass = e;
+      perm = permutation(goals.length, seedrandom.alea(`${key}:${e}`));
+    }
+    out.push(goals[perm[p % goals.length]]);
+  }
+  return out;
 }

@@ -67,7 +67,8 @@ export interface RlTrainer {
     ctx: TrainContext,
     setup: RlEnvSetup,
     opt: ModelOptimizer,
-    start: number,
+    /** The checkpoint resumed from (its step and extra metadata), or null. */
+    resumed: AgentCheckpoint | null,
   ): Promise<RlTrainOutcome>;
 }
 
@@ -180,7 +181,7 @@ export async function runRl(gpu: Gpu, cfg: RlRunConfig, trainer: RlTrainer): Pro
   );
   // Kernels compile before the clock starts (seconds on a CPU rasteriser, once per process).
   await model.warmup(enc.batch(ex.train.examples.slice(0, 4)));
-  const out = await trainer.train(ctx, setup, opt, resumeFrom?.step ?? 0);
+  const out = await trainer.train(ctx, setup, opt, resumeFrom);
   log.close();
   opt.destroy();
   console.log(
