@@ -78,7 +78,7 @@ export function choiceSteps(
  * Throws {@linkcode NonFiniteError} on a non-finite statistic or gradient norm.
  */
 export async function policyUpdate(
-  ctx: TrainContext,
+  ctx: Pick<TrainContext, "model" | "encoder">,
   loss: PolicyLossGpu,
   opt: ModelOptimizer,
   samples: readonly RlSample[],
