@@ -28,6 +28,8 @@ export interface TrajectoryStep {
   logp: number | null;
   /** Value estimate of the state, when the policy computed values. */
   value: number | null;
+  /** Entropy of the model's distribution over the actions (temperature 1; null without a model). */
+  entropy: number | null;
   /** Reward of this step (WebShop pays only on the purchase). */
   reward: number;
   /** The page the state showed. */
@@ -45,6 +47,13 @@ export interface Trajectory {
   /** Whether the step limit ended it. */
   truncated: boolean;
   rewardInfo?: RewardInfo;
+}
+
+/** −Σ p log p of log-probabilities. */
+export function entropyOf(logps: ArrayLike<number>): number {
+  let h = 0;
+  for (let i = 0; i < logps.length; i++) h -= Math.exp(logps[i]) * logps[i];
+  return h;
 }
 
 /** N envs over one shared search index. */
@@ -116,6 +125,7 @@ export async function rollout(
         envAction,
         logp: c.logp,
         value: c.value,
+        entropy: c.logps ? entropyOf(c.logps) : null,
         reward: r.reward,
         page: pages[i],
       });
