@@ -30,6 +30,7 @@ import { makeEnvs, rolloutEpisodes } from "../agent/rollout.ts";
 import type { SearchEngine } from "../env/search.ts";
 import type { Product } from "../env/types.ts";
 import { goalIndicesForSplit, type GoalSplit, type WebShopEnvConfig } from "../env/webshop_env.ts";
+import { writeTextAtomically } from "../env/files.ts";
 import { betaCredible, sampleBeta } from "./beta.ts";
 
 /** One agent of the comparison. */
@@ -337,4 +338,56 @@ export async function runThompson(
     seconds,
     rolloutsPerSecond: (R * T) / seconds,
   };
+}
+
+/**
+ * Writes `<dir>/thompson.json` and `<dir>/thompson_rollouts.jsonl` (one line per rollout, in
+ * the order given), each through a temporary file renamed into place. Returns the two paths.
+ */
+export async function saveThompson(
+  dir: string,
+  result: ThompsonResult,
+  rollouts: readonly ThompsonRollout[],
+): Promise<{ json: string; rollouts: string }> {
+  await Deno.mkdir(dir, { recursive: true });
+  const json = `${dir}/thompson.json`, lines = `${dir}/thompson_rollouts.jsonl`;
+  await writeTextAtomically(lines, rollouts.map((r) => JSON.stringify(r) + "\n"));
+  await writeTextAtomically(json, [JSON.stringify(result, null, 2) + "\n"]);
+  return { json, rollouts: lines };
+}
+
+function pm(m: number | null, s: number | null, scale = 1, digits = 1): string {
+  if (m === null || s === null) return "—";
+  return `${(scale * m).toFixed(digits)} ± ${(scale * s).toFixed(digits)}`;
+}
+
+/** The result as Markdown: one row per agent (mean ± std over runs), then one line per run. */
+export function formatThompsonTable(r: ThompsonResult): string {
+  const c = r.config;
+  const rows = r.agents.map((a) => {
+    const ci = a.perRun.map((p) => `[${p.credible.map((x) => (100 * x).toFixed(1)).join(", ")}]`);
+    return `| ${a.label} | ${a.source} | ${pm(a.mean.pulls, a.std.pulls, 1, 1)} | ${
+      pm(a.mean.meanScore, a.std.meanScore)
+    } | ${pm(a.mean.successRate, a.std.successRate, 100)} | ${
+      pm(a.mean.posteriorMean, a.std.posteriorMean, 100)
+    } | ${ci.join(" ")} |`;
+  });
+  const runs = r.runs.map((x) =>
+    `run ${x.run} (seed ${x.seed}): pulls ${
+      Object.entries(x.pulls).map(([k, v]) => `${k} ${v}`).join(", ")
+    }; best arm ${x.bestArm}; cumulative regret ${(x.regret.at(-1) ?? 0).toFixed(1)}`
+  );
+  return [
+    `Thompson sampling: ${c.runs} runs x ${c.rollouts} rollouts on the ${c.split} goals ` +
+    `(arm update: ${c.arm}, batch ${c.batch}, seed ${c.seed}); mean ± std over runs`,
+    "",
+    "| agent | source | pulls | score ×100 | success % | posterior mean % | 95% credible interval % per run |",
+    "|---|---|---:|---:|---:|---:|---|",
+    ...rows,
+    "",
+    ...runs,
+    `${r.rollouts} rollouts in ${r.seconds.toFixed(1)} s: ${
+      r.rolloutsPerSecond.toFixed(1)
+    } rollouts/s`,
+  ].join("\n");
 }
