@@ -218,7 +218,7 @@ export class WebShopEnv {
     return this.#requireSession().goal;
   }
 
-  /** Index into `goals` of the current episode's goal. */
+  /** Index into `goals` of the current episode's goal; -1 for a custom goal. */
   get goalIndex(): number {
     return this.#requireSession().goalIndex;
   }
@@ -264,23 +264,30 @@ export class WebShopEnv {
   }
 
   /**
-   * Starts an episode on goal `goalIndex` (an index into `goals`), or on a goal drawn uniformly
-   * from the split.
+   * Starts an episode on goal `goalIndex` (an index into `goals`), on a goal drawn uniformly
+   * from the split, or on a custom goal given as an object (a free-text instruction, say: it need
+   * not be one of `goals`; `goalIndex` is then -1).
    */
-  reset(goalIndex?: number): { observation: string; info: StepInfo } {
-    let idx = goalIndex;
-    if (idx === undefined) {
-      idx = this.goalIndices[Math.floor(this.#rng() * this.goalIndices.length)];
-    } else if (!Number.isInteger(idx) || idx < 0 || idx >= this.goals.length) {
-      throw new Error(
-        `WebShopEnv.reset: goal index ${goalIndex} is out of range [0, ${this.goals.length})`,
-      );
+  reset(goal?: number | Goal): { observation: string; info: StepInfo } {
+    let idx: number, g: Goal;
+    if (typeof goal === "object") {
+      if (goal === null || typeof goal.instruction_text !== "string") {
+        throw new Error("WebShopEnv.reset: a custom goal needs an instruction_text");
+      }
+      [idx, g] = [-1, goal];
+    } else {
+      idx = goal ?? this.goalIndices[Math.floor(this.#rng() * this.goalIndices.length)];
+      if (!Number.isInteger(idx) || idx < 0 || idx >= this.goals.length) {
+        throw new Error(
+          `WebShopEnv.reset: goal index ${goal} is out of range [0, ${this.goals.length})`,
+        );
+      }
+      g = this.goals[idx];
     }
-    const goal = this.goals[idx];
     this.#session = {
       goalIndex: idx,
-      goal,
-      id: String(idx),
+      goal: g,
+      id: idx >= 0 ? String(idx) : "custom",
       keywords: null,
       page: null,
       results: [],

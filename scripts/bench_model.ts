@@ -14,8 +14,6 @@
 
 import { parseArgs } from "node:util";
 import { requestGpu } from "../kernels/device.ts";
-import { tensor } from "../kernels/tensor.ts";
-import { matmul } from "../kernels/matmul.ts";
 import { BERT_PRESETS } from "../model/config.ts";
 import {
   type ChoiceBatch,
@@ -27,6 +25,7 @@ import {
 import { seededUniform } from "../model/init.ts";
 import { modelShape } from "../train/pipeline.ts";
 import { openJsonLines, progressText } from "./_cli.ts";
+import { matmulReference, median } from "./_bench_ref.ts";
 import { imitationMicroStep } from "../train/il.ts";
 import { ImitationLoss } from "../train/imitation_loss.ts";
 import { ModelOptimizer } from "../train/optimizer.ts";
@@ -45,11 +44,6 @@ const USAGE = `usage: deno task bench:model [options]
   --torch-threads N   torch and OpenBLAS threads of the peer (default 2)
   --out FILE          JSON lines output (default runs/bench/model.jsonl)
   --help              this text`;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)];
-}
 
 function decisionsBatch(
   n: number,
@@ -133,24 +127,10 @@ async function main(): Promise<void> {
 
   // The reference: one 512×768×768 matmul, median of several submits.
   {
-    const m = 512, k = 768, n = 768;
-    const a = tensor(gpu, [m, k], "bench a", new Float32Array(m * k).fill(0.01));
-    const b = tensor(gpu, [k, n], "bench b", new Float32Array(k * n).fill(0.02));
-    const out = tensor(gpu, [m, n], "bench out");
-    const times: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      const t0 = performance.now();
-      gpu.run("bench matmul", (bt) => matmul(bt, out, a, b, { m, k, n }));
-      await gpu.sync("bench matmul");
-      if (i > 0) times.push(performance.now() - t0);
-    }
-    const ms = median(times), gflops = (2 * m * k * n) / (ms * 1e6);
+    const { ms, gflops } = await matmulReference(gpu);
     console.log(`matmul 512x768x768: ${ms.toFixed(2)} ms, ${gflops.toFixed(1)} GFLOP/s`);
     lines.push({ bench: "model", case: "matmul", shape: "512x768x768", ms, gflops, device, stamp });
     results.write(lines.at(-1));
-    a.destroy();
-    b.destroy();
-    out.destroy();
   }
   const matmulGflops = lines[0].gflops as number;
 

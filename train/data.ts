@@ -83,11 +83,11 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Makes (when absent) and loads everything a trainer needs. `say` reports what it built. */
-export async function prepareData(
-  cfg: DataConfig,
+/** The catalog and its search index, made (the synthetic one, cached) or read from a folder. */
+export async function prepareCatalog(
+  cfg: Pick<DataConfig, "catalog" | "products" | "catalogSeed" | "cacheDir">,
   say: (line: string) => void = console.log,
-): Promise<TrainData> {
+): Promise<{ catalog: LoadedCatalog; engine: SearchEngine; catalogDir: string }> {
   let catalogDir = cfg.catalog;
   if (cfg.catalog === "synthetic") {
     catalogDir = `${cfg.cacheDir}/synthetic-p${cfg.products}-s${cfg.catalogSeed}`;
@@ -103,8 +103,16 @@ export async function prepareData(
     }
   }
   const catalog = await openCatalog(catalogDir);
-  const engine = new SearchEngine(catalog.products);
+  return { catalog, engine: new SearchEngine(catalog.products), catalogDir };
+}
 
+/** The tokenizer: a WordPiece vocabulary learned from the catalog (cached), or a file/folder. */
+export async function prepareTokenizer(
+  cfg: Pick<DataConfig, "catalog" | "tokenizer" | "vocabSize" | "cacheDir">,
+  catalog: LoadedCatalog,
+  catalogDir: string,
+  say: (line: string) => void = console.log,
+): Promise<{ tokenizer: BertTokenizer; tokenizerPath: string }> {
   let tokenizerPath = cfg.tokenizer;
   if (cfg.tokenizer === "wordpiece") {
     const base = cfg.catalog === "synthetic" ? catalogDir : cfg.cacheDir;
@@ -120,7 +128,16 @@ export async function prepareData(
       );
     }
   }
-  const tokenizer = await BertTokenizer.load(tokenizerPath);
+  return { tokenizer: await BertTokenizer.load(tokenizerPath), tokenizerPath };
+}
+
+/** Makes (when absent) and loads everything a trainer needs. `say` reports what it built. */
+export async function prepareData(
+  cfg: DataConfig,
+  say: (line: string) => void = console.log,
+): Promise<TrainData> {
+  const { catalog, engine, catalogDir } = await prepareCatalog(cfg, say);
+  const { tokenizer, tokenizerPath } = await prepareTokenizer(cfg, catalog, catalogDir, say);
 
   let demosPath = cfg.demos;
   if (cfg.demos === "expert") {

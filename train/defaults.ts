@@ -12,6 +12,8 @@ import { DEFAULT_REWARD_MODE } from "../env/reward.ts";
 import type { DataConfig } from "./data.ts";
 import { DPO_DEFAULTS, type DpoConfig } from "./dpo.ts";
 import { IL_DEFAULTS, type IlConfig } from "./il.ts";
+import { LOOP_DEFAULTS, type LoopConfig } from "./loop.ts";
+import { PPO_DEFAULTS, type PpoConfig } from "./ppo.ts";
 
 /** Synthetic catalog, learned vocabulary and scripted demonstrations, cached under runs/cache. */
 export const MAIN_DATA: DataConfig = {
@@ -52,4 +54,29 @@ export const MAIN_DPO: DpoConfig = {
   clip: 1,
   logEvery: 10,
   checkpointEvery: 50,
+};
+
+/**
+ * LOOP on the embedded default: the paper's recipe scaled to the machine: 8 goals × 4 rollouts
+ * an iteration instead of 40 × 6, and a learning rate for a 1-layer model trained from scratch
+ * by IL at 4e-3 rather than for a pretrained 32B one (5e-5).
+ */
+export const MAIN_LOOP: LoopConfig = {
+  ...LOOP_DEFAULTS,
+  steps: 8,
+  goalsPerIteration: 8,
+  rolloutsPerGoal: 4,
+  lr: 5e-4,
+  checkpointEvery: 2,
+};
+
+/**
+ * PPO on the embedded default: WebShop's recipe (4 envs, 8-step rollouts, 4 epochs) with a
+ * learning rate for this small model rather than BERT-base's 1e-5.
+ */
+export const MAIN_PPO: PpoConfig = {
+  ...PPO_DEFAULTS,
+  steps: 40,
+  lr: 5e-4,
+  checkpointEvery: 10,
 };

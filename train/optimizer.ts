@@ -55,12 +55,20 @@ export class ModelOptimizer {
   readonly #scratch: Tensor;
   readonly #grads: Tensor[];
 
-  /** `config` may be a whole trainer config (IL, DPO): its optimizer fields are taken. */
-  constructor(model: ChoiceModel, config: OptimizerConfig) {
+  /**
+   * `config` may be a whole trainer config (IL, DPO): its optimizer fields are taken. Parameters
+   * named by `frozen` are left out of the update, the norm and weight decay (LOOP leaves the
+   * value head, which its loss never uses, exactly as it was).
+   */
+  constructor(
+    model: ChoiceModel,
+    config: OptimizerConfig,
+    opts: { frozen?: (name: string) => boolean } = {},
+  ) {
     this.model = model;
     const { lr, weightDecay, clip, schedule, warmupSteps } = config;
     this.config = { lr, weightDecay, clip, schedule, warmupSteps };
-    const params = model.parameters();
+    const params = model.parameters().filter((p) => !opts.frozen?.(p.name));
     this.adamw = new AdamW(model.gpu, params, {
       lr: config.lr,
       weightDecay: config.weightDecay,

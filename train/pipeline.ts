@@ -210,6 +210,92 @@ async function evalCheckpoint(
   }
 }
 
+/** Settings {@linkcode ilReference} reads: the run's data, model, IL and seed. */
+export type ReferenceConfig = Pick<
+  PipelineConfig,
+  "data" | "model" | "encoder" | "init" | "il" | "seed" | "reference"
+>;
+
+/**
+ * The IL reference checkpoint: `cfg.reference` when given; otherwise the one cached under
+ * `runs/cache/il-reference-<hash of the settings>/`, trained there first when absent. Returns
+ * its path and the IL updates trained here (0 when it was given or cached).
+ */
+export async function ilReference(
+  gpu: Gpu,
+  cfg: ReferenceConfig,
+  data: TrainData,
+  ex: { train: IlExampleSet; eval: IlExampleSet },
+  evalSet: { envs: WebShopEnv[]; goals: number[] },
+  interrupt: Interrupt,
+): Promise<{ path: string; updates: number }> {
+  if (cfg.reference) return { path: cfg.reference, updates: 0 };
+  const key = hashOf({
+    data: { ...cfg.data, cacheDir: undefined },
+    model: cfg.model,
+    encoder: cfg.encoder,
+    init: cfg.init,
+    il: cfg.il,
+    seed: cfg.seed,
+    tok: data.tokenizer.identity,
+  });
+  const dir = `${cfg.data.cacheDir}/il-reference-${key}`;
+  const refPath = `${dir}/final.safetensors`;
+  let cached = false;
+  try {
+    cached = (await Deno.stat(refPath)).isFile;
+  } catch { /* train it */ }
+  if (cached) {
+    console.log(`il: using the cached reference ${refPath}`);
+    return { path: refPath, updates: 0 };
+  }
+  const made = await createAgentModel(
+    gpu,
+    cfg.init,
+    cfg.model,
+    cfg.encoder,
+    data.tokenizer.vocabSize,
+    cfg.seed,
+    data.tokenizer.identity,
+  );
+  const enc = new AgentEncoder(data.tokenizer, made.spec.encoder);
+  const log = await RunLog.open(dir);
+  const meta: AgentMeta = { spec: made.spec, trainer: { name: "il", config: cfg.il } };
+  await log.writeConfig({ ...meta, data: cfg.data, init: cfg.init });
+  const total = ilTotalSteps(cfg.il, ex.train.examples.length);
+  console.log(
+    `il: training the reference from ${made.from}: ${total} updates of ${
+      cfg.il.microBatch * cfg.il.gradAccum
+    } decisions`,
+  );
+  await made.model.warmup(enc.batch(ex.train.examples.slice(0, cfg.il.microBatch)));
+  const ctx: TrainContext = {
+    model: made.model,
+    encoder: enc,
+    tokenizer: data.tokenizer.identity,
+    meta,
+    log,
+    interrupt,
+    evalSet,
+  };
+  const opt = new ModelOptimizer(made.model, cfg.il);
+  const out = await trainIl(
+    ctx,
+    cfg.il,
+    { train: ex.train.examples, eval: ex.eval.examples },
+    opt,
+  );
+  log.close();
+  opt.destroy();
+  made.model.destroy();
+  if (out.interrupted) {
+    throw new Error(
+      `interrupted during IL; checkpoint ${out.checkpoint} (rerun to continue from scratch)`,
+    );
+  }
+  return { path: refPath, updates: out.steps };
+}
+
 /**
  * The main job: data → IL reference (cached) → DPO → IL control → greedy test evaluation.
  * Prints progress and the table; writes everything under `runs/<name>/`.
@@ -275,74 +361,9 @@ export async function runPipeline(
 
   // 1. The IL reference.
   const tRef = performance.now();
-  let refPath = cfg.reference;
-  let refUpdates = 0;
-  if (!refPath) {
-    const key = hashOf({
-      data: { ...cfg.data, cacheDir: undefined },
-      model: cfg.model,
-      encoder: cfg.encoder,
-      init: cfg.init,
-      il: cfg.il,
-      seed: cfg.seed,
-      tok: data.tokenizer.identity,
-    });
-    const dir = `${cfg.data.cacheDir}/il-reference-${key}`;
-    refPath = `${dir}/final.safetensors`;
-    let cached = false;
-    try {
-      cached = (await Deno.stat(refPath)).isFile;
-    } catch { /* train it */ }
-    if (cached) {
-      console.log(`il: using the cached reference ${refPath}`);
-    } else {
-      const made = await createAgentModel(
-        gpu,
-        cfg.init,
-        cfg.model,
-        cfg.encoder,
-        data.tokenizer.vocabSize,
-        cfg.seed,
-        data.tokenizer.identity,
-      );
-      const enc = new AgentEncoder(data.tokenizer, made.spec.encoder);
-      const log = await RunLog.open(dir);
-      const meta: AgentMeta = { spec: made.spec, trainer: { name: "il", config: cfg.il } };
-      await log.writeConfig({ ...meta, data: cfg.data, init: cfg.init });
-      const total = ilTotalSteps(cfg.il, ex.train.examples.length);
-      console.log(
-        `il: training the reference from ${made.from}: ${total} updates of ${
-          cfg.il.microBatch * cfg.il.gradAccum
-        } decisions`,
-      );
-      await made.model.warmup(enc.batch(ex.train.examples.slice(0, cfg.il.microBatch)));
-      const ctx: TrainContext = {
-        model: made.model,
-        encoder: enc,
-        tokenizer: data.tokenizer.identity,
-        meta,
-        log,
-        interrupt,
-        evalSet: { envs, goals: evalGoals },
-      };
-      const opt = new ModelOptimizer(made.model, cfg.il);
-      const out = await trainIl(
-        ctx,
-        cfg.il,
-        { train: ex.train.examples, eval: ex.eval.examples },
-        opt,
-      );
-      log.close();
-      opt.destroy();
-      made.model.destroy();
-      if (out.interrupted) {
-        throw new Error(
-          `interrupted during IL; checkpoint ${out.checkpoint} (rerun to continue from scratch)`,
-        );
-      }
-      refUpdates = out.steps;
-    }
-  }
+  const made = await ilReference(gpu, cfg, data, ex, { envs, goals: evalGoals }, interrupt);
+  const refPath = made.path;
+  let refUpdates = made.updates;
   const refCk = await loadAgent(refPath, { tokenizer: data.tokenizer.identity });
   refUpdates = refUpdates || refCk.step;
   phases.il = (performance.now() - tRef) / 1000;
