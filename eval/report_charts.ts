@@ -56,7 +56,13 @@ function spreadChart(
     title: null,
     axis: { labelAngle: 0 },
   };
-  const scale = yMax === undefined ? { zero: true } : { domain: [0, yMax] };
+  // All zero (no agent ever succeeded): a [0, 1] axis instead of a degenerate one.
+  const top = Math.max(0, ...bars.map((b) => b.hi), ...dots.map((d) => d.value));
+  const scale = yMax !== undefined
+    ? { domain: [0, yMax] }
+    : top > 0
+    ? { zero: true }
+    : { domain: [0, 1] };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,

@@ -211,3 +211,13 @@ Deno.test("experimentCharts() draws each trainer's mean ± sd over its training 
   const sBars = (success.spec as unknown as Layered).layer[0].data.values;
   assert.equal(sBars[1].mean, 100 * 33 / 400);
 });
+
+Deno.test("spread charts of all-zero values get a [0, 1] axis, not a degenerate one", () => {
+  const zero = greedyFixture("a", "random", 0);
+  for (const s of zero.perSeed) s.successRate = 0;
+  zero.mean.successRate = zero.std.successRate = 0;
+  const success = greedyCharts([zero])[1].spec as unknown as {
+    layer: { encoding: { y: { scale?: { domain?: number[] } } } }[];
+  };
+  assert.deepEqual(success.layer[0].encoding.y.scale?.domain, [0, 1]);
+});

@@ -10,7 +10,14 @@
  */
 
 import { requestGpu } from "../kernels/device.ts";
-import { MAIN_DATA, MAIN_DPO, MAIN_ENCODER, MAIN_IL } from "../train/defaults.ts";
+import {
+  MAIN_DATA,
+  MAIN_DPO,
+  MAIN_ENCODER,
+  MAIN_IL,
+  MAIN_LOOP,
+  MAIN_PPO,
+} from "../train/defaults.ts";
 import {
   type ExperimentConfig,
   experimentPhases,
@@ -25,7 +32,7 @@ const USAGE = `usage: deno task experiment [options]
   --budget <minutes>   wall-clock of the whole experiment (default 60; --quick 4): what is left
                        after the IL reference, generation and evaluation is split equally
                        between the trainer runs
-  --seeds <n>          training seeds of every trainer (default 3; --quick 2)
+  --seeds <n>          training seeds of every trainer (default 3; --quick 1)
   --quick              a small catalog and short runs, to check the whole path (CI)
   --name <n>           run folder runs/<n> (default experiment, or experiment-quick)
   --debug              stack traces for errors
@@ -43,11 +50,13 @@ export function experimentConfig(
       encoder: MAIN_ENCODER,
       il: MAIN_IL,
       // The budget bounds each run; 3,000 updates (the paper's) is only a ceiling.
-      dpo: { ...MAIN_DPO, steps: 3000, checkpointEvery: 100 },
+      dpo: { ...MAIN_DPO, steps: 400, checkpointEvery: 100 },
+      ppo: { ...MAIN_PPO, steps: 100_000 },
+      loop: { ...MAIN_LOOP, steps: 10_000 },
       generate: { n: 100, maxEpisodes: 1600, temperature: 1 },
       seeds,
-      thompson: { runs: 5, rollouts: 1000, batch: 16 },
-      testGoals: 0,
+      thompson: { runs: 5, rollouts: 1000, batch: 32 },
+      testGoals: 100,
       envs: 32,
       stepLimit: 20,
     };
@@ -57,11 +66,13 @@ export function experimentConfig(
     model: modelShape("nano"),
     encoder: MAIN_ENCODER,
     il: { ...MAIN_IL, maxSteps: 30, evalExamples: 20, checkpointEvery: 0 },
-    dpo: { ...MAIN_DPO, steps: 40, checkpointEvery: 0 },
+    dpo: { ...MAIN_DPO, steps: 16, checkpointEvery: 0 },
+    ppo: { ...MAIN_PPO, steps: 100_000, checkpointEvery: 0 },
+    loop: { ...MAIN_LOOP, steps: 10_000, goalsPerIteration: 4, checkpointEvery: 0 },
     generate: { n: 10, maxEpisodes: 64, temperature: 1 },
     seeds,
-    thompson: { runs: 2, rollouts: 50, batch: 16 },
-    testGoals: 16,
+    thompson: { runs: 2, rollouts: 32, batch: 16 },
+    testGoals: 12,
     envs: 16,
     stepLimit: 15,
   };
@@ -91,7 +102,7 @@ async function main(): Promise<void> {
   });
   if (!v) return;
   const quick = !!v.quick;
-  const seeds = intFlag("experiment", USAGE, "seeds", v.seeds, quick ? 2 : 3, 1, 20);
+  const seeds = intFlag("experiment", USAGE, "seeds", v.seeds, quick ? 1 : 3, 1, 20);
   const budget = v.budget === undefined ? (quick ? 4 : 60) : Number(v.budget);
   if (!(budget > 0) || !Number.isFinite(budget)) {
     usageError(
@@ -105,6 +116,14 @@ async function main(): Promise<void> {
   const name = (v.name as string | undefined) ?? (quick ? "experiment-quick" : "experiment");
   const command = ["deno task experiment", ...Deno.args.filter((a) => a !== "--debug")].join(" ");
   const runs = TRAINERS.filter((t) => !t.missing);
+  const planned = experimentPhases(cfg, command).reduce((a, p) => a + p.estimate, 0) / 60;
+  if (planned > 1.05 * budget) {
+    console.log(
+      `experiment: note: the plan needs about ${planned.toFixed(0)} min at the rates measured ` +
+        `here, more than --budget ${budget} (evaluation alone does not fit); trainer runs get ` +
+        `the floor of ${cfg.trainerMinutes} min`,
+    );
+  }
   console.log(
     `experiment: budget ${budget} min; ${runs.length} trainers × ${seeds} seeds, ` +
       `${cfg.trainerMinutes} min each (${runs.map((t) => t.label).join(", ")})` +

@@ -52,7 +52,7 @@ requires([ADAPTER, SLOW], {
       }
       assert.ok(file.agents.length >= 2, "the reference and at least one DPO agent");
       for (const a of file.agents) {
-        assert.ok(a.greedy && a.greedy.episodes === 16, `${a.label} evaluated on 16 goals`);
+        assert.ok(a.greedy && a.greedy.episodes === 12, `${a.label} evaluated on 12 goals`);
         await Deno.stat(`${cwd}/${a.checkpoint}`);
       }
       const html = await Deno.readTextFile(`${dir}/report.html`);

@@ -23,7 +23,14 @@ import { makeEnvs } from "../agent/rollout.ts";
 import { writeDemonstrations } from "../env/demos.ts";
 import { goalIndicesForSplit } from "../env/goals.ts";
 import type { WebShopEnv } from "../env/webshop_env.ts";
+import { resolveAgent } from "../eval/agents.ts";
 import { evaluate } from "../eval/greedy.ts";
+import {
+  formatThompsonTable,
+  runThompson,
+  saveThompson,
+  type ThompsonRollout,
+} from "../eval/thompson.ts";
 import { buildReport, writeReport } from "../eval/report.ts";
 import type { ExperimentAgent, ExperimentFile, ExperimentPhase } from "../eval/report_inputs.ts";
 import { readReportInputs } from "../eval/report_inputs.ts";
@@ -40,9 +47,13 @@ import {
   validateDpoConfig,
 } from "./dpo.ts";
 import { generateTrajectories } from "./generate.ts";
-import { type IlConfig, trainIl, validateIlConfig } from "./il.ts";
+import { type IlConfig, validateIlConfig } from "./il.ts";
+import { isValueHead, type LoopConfig, trainLoop, validateLoopConfig } from "./loop.ts";
+import { type PpoConfig, trainPpo, validatePpoConfig } from "./ppo.ts";
+import type { RlTrainer } from "./rl_pipeline.ts";
+import type { RlEnvSetup } from "./rl_envs.ts";
 import { ModelOptimizer } from "./optimizer.ts";
-import { createAgentModel, type ModelShape, splitExamples } from "./pipeline.ts";
+import { ilReference, type ModelShape, splitExamples } from "./pipeline.ts";
 import { duration, Interrupt, RunLog } from "./run.ts";
 
 /** Everything the experiment needs (saved in experiment.json; a rerun must match it). */
@@ -54,6 +65,9 @@ export interface ExperimentConfig {
   il: IlConfig;
   /** Every DPO run: bounded by `trainerMinutes` and by `steps`. */
   dpo: DpoConfig;
+  /** Every PPO and LOOP run: bounded by `trainerMinutes` and by `steps`. */
+  ppo: PpoConfig;
+  loop: LoopConfig;
   /** Self-generated trajectories (Feng 2024: 100), sampled by the reference on train goals. */
   generate: { n: number; maxEpisodes: number; temperature: number };
   /** Training seeds of every trainer (data order, sampling; the reference is shared). */
@@ -92,12 +106,14 @@ interface PhaseContext {
   dir: string;
   data: TrainData;
   envs: WebShopEnv[];
+  /** The env settings every episode plays with. */
+  envConfig: RlEnvSetup["envConfig"];
   interrupt: Interrupt;
   /** Finished phases' results by id. */
   done: Map<string, PhaseResult>;
 }
 
-/** A trainer of the comparison: from the IL reference, within `deadline` (performance.now ms). */
+/** A trainer of the comparison: from the IL reference, for `trainerMinutes` of training. */
 export interface Trainer {
   id: string;
   label: string;
@@ -109,17 +125,15 @@ export interface Trainer {
     p: PhaseContext,
     seed: number,
     dir: string,
-    deadline: number,
   ) => Promise<{ checkpoint: string; updates: number }>;
 }
 
-/** DPO from the reference on `data`'s demonstrations, for the seed, until the deadline. */
+/** DPO from the reference on `data`'s demonstrations, for the seed, within the budget. */
 async function dpoRun(
   p: PhaseContext,
   data: TrainData,
   seed: number,
   dir: string,
-  deadline: number,
 ): Promise<{ checkpoint: string; updates: number }> {
   const refPath = p.done.get("il")!.checkpoint!;
   const cfg: DpoConfig = { ...p.cfg.dpo, seed, timeBudget: p.cfg.trainerMinutes };
@@ -150,9 +164,59 @@ async function dpoRun(
     for (let u = 0; u < cfg.steps; u++) {
       for (const e of dpoEpisodeIndices(cfg, episodes.length, u)) visit.add(e);
     }
-    // The reference pass counts inside the trainer's budget, as the main job counts it.
+    // The reference pass is set-up, like the RL trainers' kernel warm-up: the budget (cfg's
+    // timeBudget) starts with the first update, as PPO's and LOOP's start with their first
+    // rollout.
     const refLogps = await referenceLogps(ctx, episodes, visit);
-    const out = await trainDpo(ctx, cfg, episodes, refLogps, opt, { deadline });
+    const out = await trainDpo(ctx, cfg, episodes, refLogps, opt);
+    if (out.interrupted) throw new Error(`interrupted during ${dir}; checkpoint ${out.checkpoint}`);
+    return { checkpoint: out.checkpoint, updates: out.steps };
+  } finally {
+    log.close();
+    opt.destroy();
+    model.destroy();
+  }
+}
+
+/**
+ * An online RL trainer (PPO, LOOP) from the reference, as train/rl_pipeline.ts runs it: one
+ * model from the reference, the trainer's own time budget (it starts when the trainer does).
+ */
+async function rlRun(
+  p: PhaseContext,
+  dir: string,
+  trainer: Pick<RlTrainer, "name" | "config" | "frozen">,
+  train: (
+    ctx: TrainContext,
+    setup: RlEnvSetup,
+    opt: ModelOptimizer,
+  ) => Promise<{ checkpoint: string; steps: number; interrupted: boolean }>,
+): Promise<{ checkpoint: string; updates: number }> {
+  const refPath = p.done.get("il")!.checkpoint!;
+  const ref = await loadAgent(refPath, { tokenizer: p.data.tokenizer.identity });
+  const model = ChoiceModel.create(p.gpu, ref.spec.model, ref.weights);
+  const enc = new AgentEncoder(p.data.tokenizer, ref.spec.encoder);
+  const log = await RunLog.open(dir);
+  const meta: AgentMeta = {
+    spec: ref.spec,
+    trainer: { name: trainer.name, config: trainer.config },
+  };
+  await log.writeConfig({ ...meta, reference: refPath, data: p.cfg.data });
+  const ctx: TrainContext = {
+    model,
+    encoder: enc,
+    tokenizer: p.data.tokenizer.identity,
+    meta,
+    log,
+    interrupt: p.interrupt,
+  };
+  const opt = new ModelOptimizer(model, trainer.config, { frozen: trainer.frozen });
+  try {
+    const setup: RlEnvSetup = {
+      envConfig: p.envConfig,
+      trainGoals: goalIndicesForSplit(p.data.catalog.goals.length, "train"),
+    };
+    const out = await train(ctx, setup, opt);
     if (out.interrupted) throw new Error(`interrupted during ${dir}; checkpoint ${out.checkpoint}`);
     return { checkpoint: out.checkpoint, updates: out.steps };
   } finally {
@@ -169,7 +233,7 @@ export const TRAINERS: Trainer[] = [
     label: "DPO (demos)",
     missing: null,
     needs: () => null,
-    train: (p, seed, dir, deadline) => dpoRun(p, p.data, seed, dir, deadline),
+    train: (p, seed, dir) => dpoRun(p, p.data, seed, dir),
   },
   {
     id: "dpo-generated",
@@ -180,23 +244,41 @@ export const TRAINERS: Trainer[] = [
       if (!g) return "needs the generate phase, which did not finish";
       return g.file ? null : `generate kept no trajectory with reward 1 (of ${g.played} episodes)`;
     },
-    train: async (p, seed, dir, deadline) => {
+    train: async (p, seed, dir) => {
       const file = p.done.get("generate")!.file!;
       const data = await prepareData({ ...p.cfg.data, demos: file }, () => {});
-      return await dpoRun(p, data, seed, dir, deadline);
+      return await dpoRun(p, data, seed, dir);
     },
   },
   {
     id: "ppo",
     label: "PPO",
-    missing: "no PPO trainer in this tree (train/ppo.ts)",
+    missing: null,
     needs: () => null,
+    train: (p, seed, dir) => {
+      const cfg: PpoConfig = { ...p.cfg.ppo, seed, timeBudget: p.cfg.trainerMinutes };
+      return rlRun(
+        p,
+        dir,
+        { name: "ppo", config: cfg },
+        (ctx, setup, opt) => trainPpo(ctx, cfg, setup, opt),
+      );
+    },
   },
   {
     id: "loop",
     label: "LOOP",
-    missing: "no LOOP trainer in this tree (train/loop.ts)",
+    missing: null,
     needs: () => null,
+    train: (p, seed, dir) => {
+      const cfg: LoopConfig = { ...p.cfg.loop, seed, timeBudget: p.cfg.trainerMinutes };
+      return rlRun(
+        p,
+        dir,
+        { name: "loop", config: cfg, frozen: isValueHead },
+        (ctx, setup, opt) => trainLoop(ctx, cfg, setup, opt),
+      );
+    },
   },
 ];
 
@@ -217,10 +299,11 @@ interface Phase {
 }
 
 /**
- * Seconds per IL update, generated episode and evaluated goal for the plan and the first ETA
+ * Seconds per IL update, generated episode, evaluated goal, Thompson rollout and trainer-run
+ * set-up, for the plan and the first ETA
  * (measured here: lavapipe, nano model, 2 cores shared with other work).
  */
-const RATE = { ilUpdate: 3, episode: 0.4, goal: 0.6 };
+const RATE = { ilUpdate: 3, episode: 0.4, goal: 0.4, rollout: 0.3, runSetup: 30 };
 
 /** Test goals the greedy evaluation plays. */
 function testGoals(p: PhaseContext): number[] {
@@ -235,68 +318,43 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
   phases.push({
     id: "il",
     what: `IL reference, ${cfg.il.maxSteps || "all"} updates`,
-    command: `${command} (phase il: trainIl, the main job's IL recipe)`,
+    command: `${command} (phase il: the main job's IL reference, train/pipeline.ts ilReference)`,
     estimate: RATE.ilUpdate * (cfg.il.maxSteps || 1000),
     skip: () => null,
     run: async (p) => {
       const t0 = performance.now();
-      const dir = `${p.dir}/il`;
+      // The main job's reference: cached under runs/cache by its settings, trained when absent.
       const ex = splitExamples(p.data, cfg.il.searchSteps, cfg.il.seed);
-      const made = await createAgentModel(
+      const ref = await ilReference(
         p.gpu,
-        "random",
-        cfg.model,
-        cfg.encoder,
-        p.data.tokenizer.vocabSize,
-        cfg.il.seed,
+        {
+          data: cfg.data,
+          model: cfg.model,
+          encoder: cfg.encoder,
+          init: "random",
+          il: cfg.il,
+          seed: cfg.il.seed,
+          reference: "",
+        },
+        p.data,
+        ex,
+        { envs: p.envs, goals: [] },
+        p.interrupt,
       );
-      const enc = new AgentEncoder(p.data.tokenizer, made.spec.encoder);
-      const log = await RunLog.open(dir);
-      const meta: AgentMeta = { spec: made.spec, trainer: { name: "il", config: cfg.il } };
-      await log.writeConfig({ ...meta, data: cfg.data, init: "random" });
-      await made.model.warmup(enc.batch(ex.train.examples.slice(0, cfg.il.microBatch)));
-      const opt = new ModelOptimizer(made.model, cfg.il);
-      try {
-        const out = await trainIl(
-          {
-            model: made.model,
-            encoder: enc,
-            tokenizer: p.data.tokenizer.identity,
-            meta,
-            log,
-            interrupt: p.interrupt,
-          },
-          cfg.il,
-          { train: ex.train.examples, eval: ex.eval.examples },
-          opt,
-        );
-        if (out.interrupted) throw new Error(`interrupted during the IL reference (${dir})`);
-        return {
-          checkpoint: out.checkpoint,
-          updates: out.steps,
-          seconds: (performance.now() - t0) / 1000,
-        };
-      } finally {
-        log.close();
-        opt.destroy();
-        made.model.destroy();
-      }
+      const ck = await loadAgent(ref.path, { tokenizer: p.data.tokenizer.identity });
+      return { checkpoint: ref.path, updates: ck.step, seconds: (performance.now() - t0) / 1000 };
     },
   });
   const trainerPhase = (t: Trainer, seed: number): Phase => ({
     id: `${t.id}-s${seed}`,
     what: `${t.label}, seed ${seed}, ${cfg.trainerMinutes} min`,
     command: `${command} (phase ${t.id}-s${seed})`,
-    estimate: t.missing ? 0 : 60 * cfg.trainerMinutes,
+    // Set-up (model, warm-up, DPO's reference pass) comes on top of the training budget.
+    estimate: t.missing ? 0 : 60 * cfg.trainerMinutes + RATE.runSetup,
     skip: (done) => t.missing ?? t.needs(done),
     run: async (p) => {
       const t0 = performance.now();
-      const r = await t.train!(
-        p,
-        seed,
-        `${p.dir}/${t.id}-s${seed}`,
-        t0 + 60_000 * cfg.trainerMinutes,
-      );
+      const r = await t.train!(p, seed, `${p.dir}/${t.id}-s${seed}`);
       return { ...r, seconds: (performance.now() - t0) / 1000 };
     },
   });
@@ -426,11 +484,58 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
   phases.push({
     id: "thompson",
     what: `Thompson sampling, ${cfg.thompson.runs} runs × ${cfg.thompson.rollouts} rollouts`,
-    command:
-      `deno task eval:thompson --runs ${cfg.thompson.runs} --rollouts ${cfg.thompson.rollouts}`,
-    estimate: 0,
-    skip: () => "eval:thompson (eval/thompson.ts runThompson) is not in this tree yet",
-    run: () => Promise.reject(new Error("thompson: not in this tree")),
+    command: `deno task eval:thompson --agents <the seed-0 agents> --runs ${cfg.thompson.runs} ` +
+      `--rollouts ${cfg.thompson.rollouts} --batch ${cfg.thompson.batch} --step-limit ${cfg.stepLimit}`,
+    estimate: RATE.rollout * cfg.thompson.runs * cfg.thompson.rollouts,
+    skip: (done) => (done.get("greedy")?.agents?.length ?? 0) < 2 ? "fewer than two agents" : null,
+    run: async (p) => {
+      // One arm per trainer: its first seed's agent (the comparison the paper draws).
+      const arms = [];
+      const seen = new Set<string>();
+      for (const a of p.done.get("greedy")!.agents!) {
+        if (seen.has(a.label)) continue;
+        seen.add(a.label);
+        arms.push(
+          await resolveAgent({ label: a.label, source: a.checkpoint }, {
+            tokenizer: p.data.tokenizer,
+            gpu: () => Promise.resolve(p.gpu),
+          }),
+        );
+      }
+      try {
+        const lines: ThompsonRollout[] = [];
+        const t0 = performance.now();
+        let shown = 0;
+        const result = await runThompson(
+          arms.map((a) => ({ label: a.label, source: a.source, policy: a.policy })),
+          {
+            env: p.envConfig,
+            split: "test",
+            runs: cfg.thompson.runs,
+            rollouts: cfg.thompson.rollouts,
+            batch: cfg.thompson.batch,
+            seed: 0,
+            onRollout: (r) => lines.push(r),
+            onProgress: (n, total) => {
+              if (n === total || n - shown >= total / 10) {
+                shown = n;
+                const sec = (performance.now() - t0) / 1000;
+                console.log(
+                  `thompson: ${n}/${total} rollouts · ${(n / sec).toFixed(1)}/s · ETA ${
+                    duration((sec / n) * (total - n))
+                  }`,
+                );
+              }
+            },
+          },
+        );
+        const files = await saveThompson(`${p.dir}/thompson`, result, lines);
+        console.log(formatThompsonTable(result));
+        return { file: files.json };
+      } finally {
+        for (const a of arms) a.destroy();
+      }
+    },
   });
   phases.push({
     id: "report",
@@ -462,6 +567,8 @@ export async function runExperiment(
 ): Promise<ExperimentOutcome> {
   validateIlConfig(cfg.il);
   validateDpoConfig(cfg.dpo);
+  validatePpoConfig(cfg.ppo);
+  validateLoopConfig(cfg.loop);
   const dir = `${opts.runsDir}/${opts.name}`;
   const statePath = `${dir}/experiment.json`;
   const phases = experimentPhases(cfg, opts.command);
@@ -503,15 +610,16 @@ export async function runExperiment(
   const t0 = performance.now();
   try {
     const data = await prepareData(cfg.data);
-    const envs = makeEnvs(cfg.envs, {
+    const envConfig = {
       catalog: data.engine,
       goals: data.catalog.goals,
       rewardMode: cfg.data.rewardMode,
       goalQueryMap: data.catalog.goalQueryMap,
       stepLimit: cfg.stepLimit,
-    });
+    };
+    const envs = makeEnvs(cfg.envs, envConfig);
     const done = new Map<string, PhaseResult>();
-    const p: PhaseContext = { gpu, cfg, dir, data, envs, interrupt, done };
+    const p: PhaseContext = { gpu, cfg, dir, data, envs, envConfig, interrupt, done };
     // Actual over planned seconds of the phases run so far scales the rest's plan.
     let spent = 0, planned = 0;
     for (const [k, ph] of phases.entries()) {
@@ -565,7 +673,9 @@ export async function runExperiment(
     records[k] = { id: "report", status: "done", command: `deno task report ${dir}` };
     await save();
     const tR = performance.now();
-    const inputs = await readReportInputs([dir]);
+    // The reference's own folder (under runs/cache) holds its training curves.
+    const refDir = done.get("il")!.checkpoint!.replace(/\/[^/]+$/, "");
+    const inputs = await readReportInputs([dir, refDir]);
     const report = await buildReport(inputs, {
       command: `deno task report ${dir}`,
       title: "webshop-rl experiment",
@@ -586,6 +696,9 @@ export async function runExperiment(
 function phaseConfig(cfg: ExperimentConfig, id: string): unknown {
   if (id === "il") return { il: cfg.il, model: cfg.model, encoder: cfg.encoder, data: cfg.data };
   if (id.startsWith("dpo")) return { dpo: { ...cfg.dpo, timeBudget: cfg.trainerMinutes } };
+  if (id.startsWith("ppo")) return { ppo: { ...cfg.ppo, timeBudget: cfg.trainerMinutes } };
+  if (id.startsWith("loop")) return { loop: { ...cfg.loop, timeBudget: cfg.trainerMinutes } };
+  if (id === "thompson") return { thompson: cfg.thompson, stepLimit: cfg.stepLimit };
   if (id === "generate") return cfg.generate;
   if (id === "greedy") return { testGoals: cfg.testGoals, stepLimit: cfg.stepLimit };
   return undefined;
