@@ -53,7 +53,8 @@ import { type PpoConfig, trainPpo, validatePpoConfig } from "./ppo.ts";
 import type { RlTrainer } from "./rl_pipeline.ts";
 import type { RlEnvSetup } from "./rl_envs.ts";
 import { ModelOptimizer } from "./optimizer.ts";
-import { ilReference, type ModelShape, splitExamples } from "./pipeline.ts";
+import { ilReference, type ModelShape, modelShape, splitExamples } from "./pipeline.ts";
+import { MAIN_DATA, MAIN_DPO, MAIN_ENCODER, MAIN_IL, MAIN_LOOP, MAIN_PPO } from "./defaults.ts";
 import { duration, Interrupt, RunLog } from "./run.ts";
 
 /** Everything the experiment needs (saved in experiment.json; a rerun must match it). */
@@ -714,4 +715,59 @@ async function outputsExist(r: PhaseResult | undefined): Promise<boolean> {
     }
   }
   return true;
+}
+
+/** The experiment's settings at its defaults (`quick`: small and short). */
+export function experimentConfig(
+  quick: boolean,
+  seeds: number,
+): Omit<ExperimentConfig, "trainerMinutes"> {
+  if (!quick) {
+    return {
+      data: MAIN_DATA,
+      model: modelShape("nano"),
+      encoder: MAIN_ENCODER,
+      il: MAIN_IL,
+      // The budget bounds each run; 3,000 updates (the paper's) is only a ceiling.
+      dpo: { ...MAIN_DPO, steps: 400, checkpointEvery: 100 },
+      ppo: { ...MAIN_PPO, steps: 100_000 },
+      loop: { ...MAIN_LOOP, steps: 10_000 },
+      generate: { n: 100, maxEpisodes: 1600, temperature: 1 },
+      seeds,
+      thompson: { runs: 5, rollouts: 1000, batch: 32 },
+      testGoals: 100,
+      envs: 32,
+      stepLimit: 20,
+    };
+  }
+  return {
+    data: { ...MAIN_DATA, products: 600, numDemos: 60, evalDemos: 10, vocabSize: 2000 },
+    model: modelShape("nano"),
+    encoder: MAIN_ENCODER,
+    il: { ...MAIN_IL, maxSteps: 30, evalExamples: 20, checkpointEvery: 0 },
+    dpo: { ...MAIN_DPO, steps: 16, checkpointEvery: 0 },
+    ppo: { ...MAIN_PPO, steps: 100_000, checkpointEvery: 0 },
+    loop: { ...MAIN_LOOP, steps: 10_000, goalsPerIteration: 4, checkpointEvery: 0 },
+    generate: { n: 10, maxEpisodes: 64, temperature: 1 },
+    seeds,
+    thompson: { runs: 2, rollouts: 32, batch: 16 },
+    testGoals: 12,
+    envs: 16,
+    stepLimit: 15,
+  };
+}
+
+/**
+ * Minutes of each trainer run: the budget less the planned seconds of the other phases, split
+ * equally between the runs of the trainers in the tree (at least 0.2).
+ */
+export function trainerMinutes(
+  cfg: Omit<ExperimentConfig, "trainerMinutes">,
+  budgetMinutes: number,
+): number {
+  const runs = TRAINERS.filter((t) => !t.missing).length * cfg.seeds;
+  const others = experimentPhases({ ...cfg, trainerMinutes: 0 }, "")
+    .reduce((a, p) => a + p.estimate, 0);
+  const m = (60 * budgetMinutes - others) / 60 / Math.max(1, runs);
+  return Math.max(0.2, Math.floor(10 * m) / 10);
 }
