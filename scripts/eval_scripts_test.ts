@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { prepareCatalog } from "../train/data.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -145,5 +146,34 @@ Deno.test("eval:thompson: an unknown agent lists the forms (exit 2); a missing c
     assert.match(errs[0], /^eval:thompson: runs\/none\/final\.safetensors: cannot read checkpoint/);
     assert.ok(!/rollouts/.test(m.stderr) && !/\n\s+at /.test(m.stderr), m.stderr);
     await assert.rejects(() => Deno.stat(`${dir}/runs/m`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("recommend: with the oracle, a goal's instruction ranks its target first (synthetic catalog)", async () => {
+  await withDir(async (dir) => {
+    const { catalog } = await prepareCatalog(
+      { catalog: "synthetic", products: 120, catalogSeed: 0, cacheDir: `${dir}/runs/cache` },
+      () => {},
+    );
+    const goal = catalog.goals[5];
+    const r = await run(dir, "recommend.ts", [
+      "--agent",
+      "oracle",
+      "--instruction",
+      goal.instruction_text,
+      "--products",
+      "120",
+      "--runs",
+      "4",
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.goalIndex, 5);
+    assert.equal(out.recommendations[0].asin, goal.asin);
+    assert.equal(out.recommendations[0].count, 4);
+    const bad = await run(dir, "recommend.ts", ["--agent", "oracle"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^recommend: --instruction is required/);
   });
 });
