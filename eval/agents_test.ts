@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { saveAgent } from "../agent/checkpoint.ts";
-import { OracleAgent, RandomAgent } from "../agent/policy.ts";
+import { ModelPolicy, OracleAgent, RandomAgent } from "../agent/policy.ts";
+import { makeEnvs } from "../agent/rollout.ts";
+import { SearchEngine } from "../env/search.ts";
+import { loadSyntheticCatalog } from "../env/synthetic.ts";
+import { gpuTest } from "../kernels/_testing.ts";
+import { recommend } from "./recommend.ts";
+import { runThompson } from "./thompson.ts";
 import { type ChoiceConfig, choiceConfig, initChoiceWeights } from "../model/choice_model.ts";
 import { BERT_PRESETS } from "../model/config.ts";
 import { BertTokenizer } from "../model/tokenizer.ts";
@@ -148,3 +154,38 @@ Deno.test("checkAgentCheckpoint() accepts a matching file and names the file and
     );
   });
 });
+
+gpuTest(
+  "instantiateAgent(): a checkpoint plays as a model policy in runThompson and in recommend",
+  async (gpu) => {
+    await withDir(async (dir) => {
+      const path = `${dir}/agent.safetensors`;
+      await writeAgent(path, tinyConfig());
+      const prepared = await prepareAgent(parseAgentSource(`tiny=${path}`), TOKENIZER);
+      const agent = instantiateAgent(prepared, gpu, TOKENIZER, { mode: "sample", values: true });
+      try {
+        assert.ok(agent.policy instanceof ModelPolicy && agent.model !== null);
+        assert.equal(agent.label, "tiny");
+        const cat = loadSyntheticCatalog({ numProducts: 60, seed: 0 });
+        const env = { catalog: new SearchEngine(cat.products), goals: cat.goals, stepLimit: 4 };
+        const r = await runThompson(
+          [{ label: "oracle", source: "oracle", policy: new OracleAgent() }, { ...agent }],
+          { env, runs: 2, rollouts: 6, batch: 3, split: "all" },
+        );
+        for (const run of r.runs) assert.equal(run.pulls.oracle + run.pulls.tiny, 6);
+        const envs = makeEnvs(2, env);
+        envs[0].reset(0);
+        const d = { env: envs[0], state: envs[0].observation, actions: envs[0].validActions() };
+        const [c] = await agent.policy.act([d]);
+        assert.ok(Number.isFinite(c.value) && Number.isFinite(c.logp), JSON.stringify(c));
+        const rec = await recommend(envs, agent.policy, cat.goals[0].instruction_text, {
+          runs: 2,
+          k: 3,
+        });
+        assert.equal(rec.runs, 2);
+      } finally {
+        agent.destroy();
+      }
+    });
+  },
+);
