@@ -101,6 +101,7 @@ Deno.test("summarize() averages reward components over purchases and splits by c
       action: "",
       envAction: "",
       logp: null,
+      entropy: null,
       value: null,
       reward: 0,
       page: "search",
