@@ -10,7 +10,7 @@
 
 import { SearchEngine } from "../env/search.ts";
 import type { RewardInfo } from "../env/reward.ts";
-import type { Goal, Product } from "../env/types.ts";
+import type { ChosenOptions, Goal, Product } from "../env/types.ts";
 import { type WebShopEnv, WebShopEnv as Env, type WebShopEnvConfig } from "../env/webshop_env.ts";
 import type { AgentPolicy, Choice, Decision } from "./policy.ts";
 
@@ -49,6 +49,8 @@ export interface Trajectory {
   /** Whether the step limit ended it. */
   truncated: boolean;
   rewardInfo?: RewardInfo;
+  /** What was bought (the product's ASIN and the options chosen), when Buy Now was clicked. */
+  purchase?: { asin: string; options: ChosenOptions };
 }
 
 /** −Σ p log p of log-probabilities. */
@@ -164,7 +166,12 @@ export async function rolloutEpisodes(
       if (r.done) {
         l.t.reward = r.reward;
         l.t.rewardInfo = r.info.rewardInfo;
-        l.t.bought = r.info.rewardInfo !== undefined;
+        // Buy Now leads to the done page (a free-text goal's purchase has no reward breakdown).
+        const page = l.env.page;
+        l.t.bought = page.kind === "done";
+        if (page.kind === "done") {
+          l.t.purchase = { asin: page.product.asin, options: { ...l.env.chosenOptions } };
+        }
         l.t.truncated = !!r.info.truncated;
         finished.push(i);
       }

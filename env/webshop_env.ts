@@ -467,7 +467,7 @@ export class WebShopEnv {
   }
 
   /** Returns the purchase's reward when the click bought, else null. */
-  #click(arg: string): { reward: number; info: RewardInfo } | null {
+  #click(arg: string): { reward: number; info?: RewardInfo } | null {
     const s = this.#session!;
     const clickable = this.#clickables.get(arg)!;
     // SimServer.receive's dispatch order.
@@ -585,14 +585,22 @@ export class WebShopEnv {
     this.#render();
   }
 
-  #buy(): { reward: number; info: RewardInfo } {
+  /**
+   * Buys the current item. A goal without attributes (a custom free-text goal: WebShop makes
+   * none such) has nothing to score against, so the purchase ends the episode unscored: reward 0,
+   * no breakdown.
+   */
+  #buy(): { reward: number; info?: RewardInfo } {
     const s = this.#session!;
     const product = this.engine.byAsin.get(s.asin!)!;
     this.#count("purchase");
-    const [reward, info] = getReward(product, s.goal, product.price, s.options, {
-      verbose: true,
-      mode: this.rewardMode,
-    });
+    let reward = 0, info: RewardInfo | undefined;
+    if (s.goal.attributes.length > 0) {
+      [reward, info] = getReward(product, s.goal, product.price, s.options, {
+        verbose: true,
+        mode: this.rewardMode,
+      });
+    }
     s.reward = reward;
     s.rewardInfo = info;
     this.#page = { kind: "done", product, reward };

@@ -55,6 +55,8 @@ export interface PreparedAgent extends AgentSource {
 /** An agent as a policy, with what it holds on the device. */
 export interface LoadedAgent extends AgentSource {
   policy: AgentPolicy;
+  /** The same agent with another seed (random choices, sampling), sharing the model. */
+  withSeed(seed: number): AgentPolicy;
   /** The model on the device (null for random / oracle). */
   model: ChoiceModel | null;
   /** Frees the model's buffers. */
@@ -196,22 +198,31 @@ export function instantiateAgent(
 ): LoadedAgent {
   const base = { label: p.label, source: p.source };
   if (p.checkpoint === null) {
-    const policy = p.source === "oracle" ? new OracleAgent() : new RandomAgent(opts.seed ?? 0);
-    return { ...base, policy, model: null, destroy: () => {} };
+    const make = (seed: number): AgentPolicy =>
+      p.source === "oracle" ? new OracleAgent() : new RandomAgent(seed);
+    return { ...base, policy: make(opts.seed ?? 0), withSeed: make, model: null, destroy() {} };
   }
   if (!gpu || !tokenizer) {
     throw new Error(`${p.source}: a checkpoint agent needs a GPU and tokenizer`);
   }
   const model = ChoiceModel.create(gpu, p.checkpoint.spec.model, p.checkpoint.weights);
-  const policy = new ModelPolicy(model, new AgentEncoder(tokenizer, p.checkpoint.spec.encoder), {
-    mode: opts.mode ?? "greedy",
-    temperature: opts.temperature,
-    seed: opts.seed,
-    values: opts.values,
-    maxBatch: opts.maxBatch,
-    name: p.label,
-  });
-  return { ...base, policy, model, destroy: () => model.destroy() };
+  const encoder = new AgentEncoder(tokenizer, p.checkpoint.spec.encoder);
+  const make = (seed: number): AgentPolicy =>
+    new ModelPolicy(model, encoder, {
+      mode: opts.mode ?? "greedy",
+      temperature: opts.temperature,
+      seed,
+      values: opts.values,
+      maxBatch: opts.maxBatch,
+      name: p.label,
+    });
+  return {
+    ...base,
+    policy: make(opts.seed ?? 0),
+    withSeed: make,
+    model,
+    destroy: () => model.destroy(),
+  };
 }
 
 /**

@@ -32,6 +32,7 @@ import type { Product } from "../env/types.ts";
 import { goalIndicesForSplit, type GoalSplit, type WebShopEnvConfig } from "../env/webshop_env.ts";
 import { writeTextAtomically } from "../env/files.ts";
 import { betaCredible, sampleBeta } from "./beta.ts";
+import { meanStd } from "./spread.ts";
 
 /** One agent of the comparison. */
 export interface ThompsonArm {
@@ -145,15 +146,6 @@ export interface ThompsonResult {
   rollouts: number;
   seconds: number;
   rolloutsPerSecond: number;
-}
-
-/** Mean and sample standard deviation of `xs` (null for none). */
-export function meanStd(xs: readonly number[]): { mean: number | null; std: number | null } {
-  if (xs.length === 0) return { mean: null, std: null };
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  if (xs.length === 1) return { mean: m, std: 0 };
-  const v = xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1);
-  return { mean: m, std: Math.sqrt(v) };
 }
 
 /**

@@ -12,7 +12,8 @@ import { SearchEngine } from "../env/search.ts";
 import { loadSyntheticCatalog } from "../env/synthetic.ts";
 import { goalIndicesForSplit, type WebShopEnv } from "../env/webshop_env.ts";
 import { evaluate } from "./greedy.ts";
-import { cumulativeRegret, meanStd, runThompson, type ThompsonRollout } from "./thompson.ts";
+import { meanStd } from "./spread.ts";
+import { cumulativeRegret, runThompson, type ThompsonRollout } from "./thompson.ts";
 
 const CAT = loadSyntheticCatalog({ numProducts: 200, seed: 0 });
 const ENGINE = new SearchEngine(CAT.products);
