@@ -58,6 +58,10 @@ requires([ADAPTER, SLOW], {
       const html = await Deno.readTextFile(`${dir}/report.html`);
       assert.match(html, /id="chart-experiment-score"/);
       assert.match(html, /id="chart-train-loss-step"/);
+      assert.match(html, /id="chart-greedy-score"/);
+      const g = JSON.parse(await Deno.readTextFile(`${dir}/greedy/dpo-demos/greedy.json`));
+      assert.equal(g.kind, "webshop-greedy");
+      assert.deepEqual(g.seeds, [0]);
       assert.match(r.stdout, /\| IL reference \| 0 \|/);
       assert.match(r.stdout, /ETA/);
       assert.match(r.stdout, /report runs\/smoke\/report\.html/);

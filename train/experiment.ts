@@ -24,7 +24,8 @@ import { writeDemonstrations } from "../env/demos.ts";
 import { goalIndicesForSplit } from "../env/goals.ts";
 import type { WebShopEnv } from "../env/webshop_env.ts";
 import { resolveAgent } from "../eval/agents.ts";
-import { evaluate } from "../eval/greedy.ts";
+import { type EvalResult, evaluate, type GreedySeedResult } from "../eval/greedy.ts";
+import { meanStd } from "../eval/spread.ts";
 import {
   formatThompsonTable,
   runThompson,
@@ -447,6 +448,7 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
           }
         }
       }
+      const results: EvalResult[] = [];
       for (const a of list) {
         const ck = await loadAgent(a.checkpoint, { tokenizer: p.data.tokenizer.identity });
         const model = ChoiceModel.create(p.gpu, ck.spec.model, ck.weights);
@@ -457,6 +459,7 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
             new ModelPolicy(model, enc, { mode: "greedy", name: a.label }),
             goals,
           );
+          results.push(r);
           agents.push({
             ...a,
             greedy: {
@@ -479,6 +482,7 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
           model.destroy();
         }
       }
+      await writeGreedyFiles(`${p.dir}/greedy`, agents, results, goals.length, cfg.testGoals);
       return { agents };
     },
   });
@@ -690,6 +694,49 @@ export async function runExperiment(
     };
   } finally {
     interrupt.close();
+  }
+}
+
+/**
+ * One `greedy.json` per trainer (eval:greedy's form, read by the report), its per-seed entries
+ * being the trainer's training seeds: the spread is over training runs, not evaluation seeds.
+ */
+async function writeGreedyFiles(
+  dir: string,
+  agents: readonly ExperimentAgent[],
+  results: readonly EvalResult[],
+  goals: number,
+  testGoals: number,
+): Promise<void> {
+  for (const trainer of new Set(agents.map((a) => a.trainer))) {
+    const idx = agents.flatMap((a, i) => (a.trainer === trainer ? [i] : []));
+    const perSeed: GreedySeedResult[] = idx.map((i) => ({
+      seed: agents[i].seed,
+      score: results[i].score,
+      successRate: results[i].successRate,
+      components: results[i].components,
+      meanSteps: results[i].meanSteps,
+      categories: results[i].categories,
+    }));
+    const stat = (f: (s: GreedySeedResult) => number) => meanStd(perSeed.map(f));
+    const score = stat((s) => s.score), succ = stat((s) => s.successRate);
+    const steps = stat((s) => s.meanSteps);
+    const seconds = idx.reduce((a, i) => a + results[i].seconds, 0);
+    const file = {
+      kind: "webshop-greedy",
+      agent: {
+        label: agents[idx[0]].label,
+        source: idx.map((i) => agents[i].checkpoint).join(", "),
+      },
+      split: testGoals > 0 ? `test (first ${goals})` : "test",
+      seeds: perSeed.map((s) => s.seed),
+      perSeed,
+      mean: { score: score.mean!, successRate: succ.mean!, meanSteps: steps.mean! },
+      std: { score: score.std!, successRate: succ.std!, meanSteps: steps.std! },
+      rolloutsPerSecond: (goals * idx.length) / seconds,
+    };
+    await Deno.mkdir(`${dir}/${trainer}`, { recursive: true });
+    await writeAtomically(`${dir}/${trainer}/greedy.json`, [JSON.stringify(file, null, 2) + "\n"]);
   }
 }
 
