@@ -4,7 +4,8 @@
  *
  * - `kernels/`: the compute core (device, tensors, WGSL kernels forward and backward, AdamW);
  * - `model/`: BERT and WebShop's choice model, weights, tokenizer, checkpoints;
- * - `env/`: the WebShop environment, its exact reward and the synthetic catalog.
+ * - `env/`: the WebShop environment, its exact reward and the synthetic catalog;
+ * - `base/`: layer-free pieces every layer uses (the atomic writer, the seeded generator).
  *
  * @module
  */

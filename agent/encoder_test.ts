@@ -4,22 +4,12 @@ import { makeGoals } from "../env/goals.ts";
 import { WebShopEnv } from "../env/webshop_env.ts";
 import { BertTokenizer } from "../model/tokenizer.ts";
 import { AgentEncoder } from "./encoder.ts";
+import { BERT_BASE_TOKENIZER, requires, SHARED_DIR, WEBSHOP_SAMPLE } from "../testing/requires.ts";
 
-const SHARED = new URL("../../shared/", import.meta.url).pathname;
-const haveShared = (() => {
-  try {
-    return Deno.statSync(`${SHARED}bert-base-uncased/tokenizer.json`).isFile &&
-      Deno.statSync(`${SHARED}webshop/items_sample_160.json`).isFile;
-  } catch {
-    return false;
-  }
-})();
-const ignore = !haveShared;
-const why = " (needs ../shared: bert-base-uncased tokenizer and the WebShop sample)";
+const SHARED = SHARED_DIR.pathname;
 
-Deno.test({
-  name: `AgentEncoder encodes a real WebShop page as the baseline does${ignore ? why : ""}`,
-  ignore,
+requires([BERT_BASE_TOKENIZER, WEBSHOP_SAMPLE], {
+  name: "AgentEncoder encodes a real WebShop page as the baseline does",
   async fn() {
     const tok = await BertTokenizer.load(`${SHARED}bert-base-uncased`);
     const dir = await Deno.makeTempDir();

@@ -2,15 +2,17 @@
  * Vectorised rollouts: N WebShop envs (sharing one catalog and search index) play a queue of
  * goals; at each step the decisions of every live episode go to the policy together (one model
  * submit), then every env steps. Returns one trajectory per goal, in the order of the goals.
+ * Several policies can share the envs ({@linkcode rolloutEpisodes}): each then decides for its
+ * own episodes, one submit per policy per step.
  *
  * @module
  */
 
 import { SearchEngine } from "../env/search.ts";
 import type { RewardInfo } from "../env/reward.ts";
-import type { Product } from "../env/types.ts";
+import type { ChosenOptions, Goal, Product } from "../env/types.ts";
 import { type WebShopEnv, WebShopEnv as Env, type WebShopEnvConfig } from "../env/webshop_env.ts";
-import type { AgentPolicy, Decision } from "./policy.ts";
+import type { AgentPolicy, Choice, Decision } from "./policy.ts";
 
 /** One step of a trajectory. */
 export interface TrajectoryStep {
@@ -47,6 +49,8 @@ export interface Trajectory {
   /** Whether the step limit ended it. */
   truncated: boolean;
   rewardInfo?: RewardInfo;
+  /** What was bought (the product's ASIN and the options chosen), when Buy Now was clicked. */
+  purchase?: { asin: string; options: ChosenOptions };
 }
 
 /** −Σ p log p of log-probabilities. */
@@ -71,10 +75,16 @@ export function makeEnvs(
   );
 }
 
-/** Options of {@linkcode rollout}. */
+/** Options of {@linkcode rollout} and {@linkcode rolloutEpisodes}. */
 export interface RolloutOptions {
   /** Called after each finished episode with the count done so far. */
   onEpisode?: (t: Trajectory, done: number, total: number) => void;
+}
+
+/** One episode to play: its policy and its goal (an index into the envs' goals, or a custom one). */
+export interface EpisodeJob {
+  policy: AgentPolicy;
+  goal: number | Goal;
 }
 
 /**
@@ -82,28 +92,51 @@ export interface RolloutOptions {
  * are envs. The episode on goal k runs on whichever env is free, so results depend on the env
  * count only through the envs' own random draws (search ties, action-list cuts).
  */
-export async function rollout(
+export function rollout(
   envs: readonly WebShopEnv[],
   policy: AgentPolicy,
   goals: readonly number[],
   opts: RolloutOptions = {},
 ): Promise<Trajectory[]> {
+  return rolloutEpisodes(envs, goals.map((goal) => ({ policy, goal })), opts);
+}
+
+/**
+ * Plays `jobs`, each with its own policy, on `envs`, as many at once as there are envs (in the
+ * order of the jobs as envs free up). At each step the live episodes are grouped by policy and
+ * each policy decides for all of its episodes in one `act()` (one model submit); the policies'
+ * calls run concurrently, so several models' submits are in flight together. Returns one
+ * trajectory per job, in the order of the jobs.
+ */
+export async function rolloutEpisodes(
+  envs: readonly WebShopEnv[],
+  jobs: readonly EpisodeJob[],
+  opts: RolloutOptions = {},
+): Promise<Trajectory[]> {
   if (envs.length === 0) throw new RangeError("rollout: no envs");
-  const out: Trajectory[] = new Array(goals.length);
-  const live: { env: WebShopEnv; slot: number; t: Trajectory; state: string }[] = [];
+  const out: Trajectory[] = new Array(jobs.length);
+  const live: {
+    env: WebShopEnv;
+    slot: number;
+    policy: AgentPolicy;
+    t: Trajectory;
+    state: string;
+  }[] = [];
   let next = 0, done = 0;
   const start = (env: WebShopEnv) => {
     const slot = next++;
-    const { observation } = env.reset(goals[slot]);
+    const { policy, goal } = jobs[slot];
+    const { observation } = env.reset(goal);
     policy.reset(env);
     live.push({
       env,
       slot,
+      policy,
       state: observation,
-      t: { goalIndex: goals[slot], steps: [], reward: 0, bought: false, truncated: false },
+      t: { goalIndex: env.goalIndex, steps: [], reward: 0, bought: false, truncated: false },
     });
   };
-  for (const env of envs) if (next < goals.length) start(env);
+  for (const env of envs) if (next < jobs.length) start(env);
   while (live.length > 0) {
     const decisions: Decision[] = live.map((l) => ({
       env: l.env,
@@ -111,7 +144,7 @@ export async function rollout(
       actions: l.env.validActions(),
     }));
     const pages = live.map((l) => l.env.page.kind);
-    const choices = await policy.act(decisions);
+    const choices = await actGrouped(live.map((l) => l.policy), decisions);
     const finished: number[] = [];
     live.forEach((l, i) => {
       const c = choices[i], d = decisions[i];
@@ -133,7 +166,12 @@ export async function rollout(
       if (r.done) {
         l.t.reward = r.reward;
         l.t.rewardInfo = r.info.rewardInfo;
-        l.t.bought = r.info.rewardInfo !== undefined;
+        // Buy Now leads to the done page (a free-text goal's purchase has no reward breakdown).
+        const page = l.env.page;
+        l.t.bought = page.kind === "done";
+        if (page.kind === "done") {
+          l.t.purchase = { asin: page.product.asin, options: { ...l.env.chosenOptions } };
+        }
         l.t.truncated = !!r.info.truncated;
         finished.push(i);
       }
@@ -142,10 +180,43 @@ export async function rollout(
       const l = live[i];
       out[l.slot] = l.t;
       done++;
-      opts.onEpisode?.(l.t, done, goals.length);
+      opts.onEpisode?.(l.t, done, jobs.length);
       live.splice(i, 1);
-      if (next < goals.length) start(l.env);
+      if (next < jobs.length) start(l.env);
     }
   }
+  return out;
+}
+
+/**
+ * The choices of `policies[i]` for `decisions[i]`: one `act()` per distinct policy over its
+ * decisions (in order). Policies on different models are called together, so their submits are
+ * in flight at once; policies sharing a model (its buffers hold one batch) take turns.
+ */
+export async function actGrouped(
+  policies: readonly AgentPolicy[],
+  decisions: readonly Decision[],
+): Promise<Choice[]> {
+  const groups = new Map<AgentPolicy, number[]>();
+  policies.forEach((p, i) => {
+    const g = groups.get(p);
+    if (g) g.push(i);
+    else groups.set(p, [i]);
+  });
+  const out: Choice[] = new Array(decisions.length);
+  const lanes = new Map<unknown, Promise<void>>();
+  for (const [p, idx] of groups) {
+    const key = (p as { model?: unknown }).model ?? p;
+    const run = async () => {
+      const cs = await p.act(idx.map((i) => decisions[i]));
+      if (cs.length !== idx.length) {
+        throw new Error(`policy ${p.name}: ${cs.length} choices for ${idx.length} decisions`);
+      }
+      idx.forEach((i, j) => out[i] = cs[j]);
+    };
+    const prev = lanes.get(key);
+    lanes.set(key, prev ? prev.then(run) : run());
+  }
+  await Promise.all(lanes.values());
   return out;
 }

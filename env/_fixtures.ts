@@ -4,6 +4,7 @@
  * @module
  */
 
+import { SHARED_DIR } from "../testing/requires.ts";
 import type { Goal, Product } from "./types.ts";
 
 /** A cleaned product with defaults for every field `over` leaves out. */
@@ -96,15 +97,4 @@ export function smallCatalog(): Product[] {
 }
 
 /** The real WebShop sample beside the project (`../shared/webshop/`), used by tests only. */
-export const SHARED = new URL("../../shared/webshop/", import.meta.url);
-
-/** Whether the real WebShop sample is present; prints why a test skips when it is not. */
-export async function sharedPresent(): Promise<boolean> {
-  try {
-    await Deno.stat(new URL("items_sample_160.json", SHARED));
-    return true;
-  } catch {
-    console.log("skipping: ../shared/webshop (real WebShop sample) is absent");
-    return false;
-  }
-}
+export const SHARED = new URL("webshop/", SHARED_DIR);

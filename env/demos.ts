@@ -20,7 +20,8 @@
  * @module
  */
 
-import { writeTextAtomically } from "./files.ts";
+import { writeAtomically } from "../base/atomic.ts";
+import { goalKey, processGoal } from "./goals.ts";
 import { checkIlTrajectory } from "./loaders.ts";
 import type { Policy } from "./policies.ts";
 import type { RawIlTrajectory } from "./types.ts";
@@ -292,7 +293,7 @@ export async function writeDemonstrations(
       yield JSON.stringify(d) + "\n";
     }
   }
-  await writeTextAtomically(path, lines());
+  await writeAtomically(path, lines());
   return n;
 }
 
@@ -312,18 +313,8 @@ export function demoGoalText(firstState: string): string {
     const i = parts.findIndex((p) => p.trim().toLowerCase() === "instruction:");
     if (i >= 0 && i + 1 < parts.length) s = parts[i + 1];
   }
-  s = s.toLowerCase().replaceAll('"', "").replaceAll("'", "");
-  s = s.replace("amazon shopping game\ninstruction:", "").replace("webshop\ninstruction:", "");
-  s = s.replace("\n[button] search [button_]", "").trim();
-  const cut = s.indexOf(", and price lower than");
-  return cut >= 0 ? s.slice(0, cut).trim() : s;
-}
-
-/** A goal's instruction in the same form as {@linkcode demoGoalText}. */
-export function goalKey(instructionText: string): string {
-  const s = instructionText.toLowerCase().replaceAll('"', "").replaceAll("'", "").trim();
-  const cut = s.indexOf(", and price lower than");
-  return cut >= 0 ? s.slice(0, cut).trim() : s;
+  // Trimmed after the price cut too, so that it equals goalKey() of the goal's instruction.
+  return processGoal(s).trim();
 }
 
 /** What replaying one demonstration gave. */

@@ -1,5 +1,5 @@
+import { assertRejects } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertRejects } from "../kernels/_assert.ts";
 import {
   demoGoalText,
   DemoLineError,

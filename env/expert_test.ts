@@ -1,8 +1,10 @@
+import { assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertThrows } from "../kernels/_assert.ts";
+import { requires, SHARED_DIR, WEBSHOP_SAMPLE } from "../testing/requires.ts";
 import { ExpertPolicy, expertQueries, goalOptionValues } from "./expert.ts";
 import { runEpisode } from "./policies.ts";
-import { loadSyntheticCatalog, openCatalog } from "./synthetic.ts";
+import { openCatalog } from "./catalog.ts";
+import { loadSyntheticCatalog } from "./synthetic.ts";
 import type { Goal } from "./types.ts";
 import { WebShopEnv } from "./webshop_env.ts";
 
@@ -101,21 +103,22 @@ Deno.test("ExpertPolicy rejects bad settings", () => {
   assertThrows(() => new ExpertPolicy({ maxPages: 0 }), Error, "maxPages");
 });
 
-Deno.test("ExpertPolicy buys right on the real WebShop sample (synthetic goals)", async () => {
-  const dir = new URL("../../shared/webshop/", import.meta.url).pathname;
-  try {
-    await Deno.stat(`${dir}items_sample_160.json`);
-  } catch {
-    console.log(`skipped: ${dir} is absent (real WebShop data sample)`);
-    return;
-  }
-  const real = await openCatalog(dir, { goals: "synthetic" });
-  const e = new WebShopEnv({ catalog: real.products, goals: real.goals, rewardMode: "corrected" });
-  const expert = new ExpertPolicy({ seed: 0 });
-  const n = 100;
-  let ok = 0;
-  for (let g = 0; g < n; g++) {
-    if (runEpisode(e, expert, g * 37 % real.goals.length).reward === 1) ok++;
-  }
-  assert.ok(ok / n >= 0.95, `expert success on the real sample: ${ok}/${n}`);
+requires([WEBSHOP_SAMPLE], {
+  name: "ExpertPolicy buys right on the real WebShop sample (synthetic goals)",
+  fn: async () => {
+    const dir = new URL("webshop/", SHARED_DIR).pathname;
+    const real = await openCatalog(dir, { goals: "synthetic" });
+    const e = new WebShopEnv({
+      catalog: real.products,
+      goals: real.goals,
+      rewardMode: "corrected",
+    });
+    const expert = new ExpertPolicy({ seed: 0 });
+    const n = 100;
+    let ok = 0;
+    for (let g = 0; g < n; g++) {
+      if (runEpisode(e, expert, g * 37 % real.goals.length).reward === 1) ok++;
+    }
+    assert.ok(ok / n >= 0.95, `expert success on the real sample: ${ok}/${n}`);
+  },
 });

@@ -24,139 +24,8 @@
  */
 
 import seedrandom from "seedrandom";
+import { PyRandom } from "./_python.ts";
 import type { Goal, Product, RawHumanGoalsFile, RawIlTrajectory } from "./types.ts";
-
-// ---------------------------------------------------------------------------------------------
-// CPython's random, for the goal shuffle
-// ---------------------------------------------------------------------------------------------
-
-const N = 624, M = 397;
-
-/**
- * CPython's `random.Random` core (MT19937, `seed(int)`, `random()`, `getrandbits(k <= 32)`,
- * `shuffle`), bit-identical to Python 3, so `new PyRandom(233).shuffle(goals)` orders goals as
- * WebShop's `random.seed(233); random.shuffle(goals)`.
- *
- * @example
- * ```ts
- * const xs = [0, 1, 2, 3, 4];
- * new PyRandom(233).shuffle(xs); // same order as Python's
- * ```
- */
-export class PyRandom {
-  #mt = new Uint32Array(N);
-  #mti = N + 1;
-
-  constructor(seed: number) {
-    this.seed(seed);
-  }
-
-  /** `random.seed(n)` for an integer n (|n| < 2^53). */
-  seed(n: number): void {
-    if (!Number.isSafeInteger(n)) throw new Error(`PyRandom.seed: need a safe integer, got ${n}`);
-    let a = Math.abs(n);
-    const key: number[] = [];
-    while (a > 0) {
-      key.push(a % 0x100000000);
-      a = Math.floor(a / 0x100000000);
-    }
-    if (key.length === 0) key.push(0);
-    this.#initByArray(key);
-  }
-
-  #initGenrand(s: number): void {
-    const mt = this.#mt;
-    mt[0] = s >>> 0;
-    for (let i = 1; i < N; i++) {
-      const prev = mt[i - 1] ^ (mt[i - 1] >>> 30);
-      mt[i] = (Math.imul(1812433253, prev) + i) >>> 0;
-    }
-    this.#mti = N;
-  }
-
-  #initByArray(key: number[]): void {
-    const mt = this.#mt;
-    this.#initGenrand(19650218);
-    let i = 1, j = 0;
-    for (let k = Math.max(N, key.length); k > 0; k--) {
-      const prev = mt[i - 1] ^ (mt[i - 1] >>> 30);
-      mt[i] = ((mt[i] ^ Math.imul(prev, 1664525)) + key[j] + j) >>> 0;
-      i++;
-      j++;
-      if (i >= N) {
-        mt[0] = mt[N - 1];
-        i = 1;
-      }
-      if (j >= key.length) j = 0;
-    }
-    for (let k = N - 1; k > 0; k--) {
-      const prev = mt[i - 1] ^ (mt[i - 1] >>> 30);
-      mt[i] = ((mt[i] ^ Math.imul(prev, 1566083941)) - i) >>> 0;
-      i++;
-      if (i >= N) {
-        mt[0] = mt[N - 1];
-        i = 1;
-      }
-    }
-    mt[0] = 0x80000000;
-  }
-
-  /** One tempered 32-bit output (genrand_uint32). */
-  uint32(): number {
-    const mt = this.#mt;
-    if (this.#mti >= N) {
-      let kk = 0;
-      for (; kk < N - M; kk++) {
-        const y = (mt[kk] & 0x80000000) | (mt[kk + 1] & 0x7fffffff);
-        mt[kk] = mt[kk + M] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
-      }
-      for (; kk < N - 1; kk++) {
-        const y = (mt[kk] & 0x80000000) | (mt[kk + 1] & 0x7fffffff);
-        mt[kk] = mt[kk + (M - N)] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
-      }
-      const y = (mt[N - 1] & 0x80000000) | (mt[0] & 0x7fffffff);
-      mt[N - 1] = mt[M - 1] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
-      this.#mti = 0;
-    }
-    let y = mt[this.#mti++];
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
-  }
-
-  /** `random.random()`: a 53-bit float in [0, 1). */
-  random(): number {
-    const a = this.uint32() >>> 5, b = this.uint32() >>> 6;
-    return (a * 67108864 + b) / 9007199254740992;
-  }
-
-  /** `random.getrandbits(k)` for 1 <= k <= 32. */
-  getrandbits(k: number): number {
-    if (k < 1 || k > 32) throw new Error(`PyRandom.getrandbits: k must be in [1, 32], got ${k}`);
-    return this.uint32() >>> (32 - k);
-  }
-
-  /** `random._randbelow(n)` (rejection sampling on n.bit_length() bits), 0 < n <= 2^32. */
-  randbelow(n: number): number {
-    const k = Math.floor(Math.log2(n)) + 1;
-    let r = this.getrandbits(Math.min(k, 32));
-    while (r >= n) r = this.getrandbits(Math.min(k, 32));
-    return r;
-  }
-
-  /** `random.shuffle(x)` in place. */
-  shuffle<T>(x: T[]): T[] {
-    for (let i = x.length - 1; i > 0; i--) {
-      const j = this.randbelow(i + 1);
-      const t = x[i];
-      x[i] = x[j];
-      x[j] = t;
-    }
-    return x;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Goals
@@ -364,40 +233,103 @@ export function goalsForSplit<T>(goals: readonly T[], split: keyof GoalSplits): 
   return goals.slice(a, b);
 }
 
+/** A goal split (see {@linkcode goalIndicesForSplit}), or all goals. */
+export type GoalSplit = "test" | "eval" | "train" | "all";
+
+/**
+ * Goal indices of a split: `splitGoals` bounds (WebShop's test 0-499, eval 500-1499,
+ * train 1500+ for the full human goal set; the same proportions for smaller sets), or all.
+ */
+export function goalIndicesForSplit(numGoals: number, split: GoalSplit): number[] {
+  let a = 0, b = numGoals;
+  if (split === "test" || split === "eval" || split === "train") {
+    [a, b] = splitGoals(numGoals)[split];
+  } else if (split !== "all") {
+    throw new Error(`goalIndicesForSplit: split must be test, eval, train or all, got "${split}"`);
+  }
+  return Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Demonstrations and human_goals.json
 // ---------------------------------------------------------------------------------------------
 
 /**
- * train_choice_il.py `process_goal`: the instruction of a demonstration's first state, in the
- * form `human_goals.json` lists it (lower-cased, quotes removed, price clause cut).
+ * WebShop's `process_goal` (train_choice_il.py), the one implementation: the instruction of a
+ * demonstration's first state in the form `human_goals.json` lists it. As Python does it:
+ * lower-cased, quotes removed, every page header and search button removed (`str.replace`
+ * replaces all), stripped, then cut before the price clause (not stripped again).
+ *
+ * @example
+ * ```ts
+ * processGoal('WebShop\nInstruction: I\'d like "Red" mugs, and price lower than 30.00 dollars');
+ * // "id like red mugs"
+ * ```
  */
-export function ilGoalText(firstState: string): string {
-  let s = firstState.toLowerCase().replaceAll('"', "").replaceAll("'", "");
-  s = s.replace("amazon shopping game\ninstruction:", "").replace("webshop\ninstruction:", "");
-  s = s.replace("\n[button] search [button_]", "").trim();
+export function processGoal(state: string): string {
+  let s = state.toLowerCase().replaceAll('"', "").replaceAll("'", "");
+  s = s.replaceAll("amazon shopping game\ninstruction:", "").replaceAll(
+    "webshop\ninstruction:",
+    "",
+  );
+  s = s.replaceAll("\n[button] search [button_]", "").trim();
   const cut = s.indexOf(", and price lower than");
   return cut >= 0 ? s.slice(0, cut) : s;
 }
 
+/** {@linkcode processGoal} under its earlier name. */
+export const ilGoalText: (firstState: string) => string = processGoal;
+
+/** A goal's instruction in the form {@linkcode processGoal} gives, stripped after the cut too. */
+export function goalKey(instructionText: string): string {
+  return processGoal(instructionText).trim();
+}
+
+/** Index of each entry of `human_goals.json`; the first wins when an entry repeats. */
+function humanGoalIndex(humanGoals: readonly string[]): Map<string, number> {
+  const index = new Map<string, number>();
+  humanGoals.forEach((g, i) => {
+    if (!index.has(g)) index.set(g, i);
+  });
+  return index;
+}
+
+/**
+ * Goal index of each demonstration: its first state's instruction (`goalKey`) looked up in
+ * `human_goals.json` as WebShop does, or among the goals' instructions; −1 when not found.
+ */
+export function demoGoalIndices(
+  trajs: readonly RawIlTrajectory[],
+  data: { goals: readonly Pick<Goal, "instruction_text">[]; humanGoals?: readonly string[] },
+): number[] {
+  let index: Map<string, number>;
+  if (data.humanGoals) index = humanGoalIndex(data.humanGoals);
+  else {
+    index = new Map();
+    data.goals.forEach((g, i) => {
+      const k = goalKey(g.instruction_text);
+      if (!index.has(k)) index.set(k, i);
+    });
+  }
+  return trajs.map((t) => index.get(goalKey(t.states[0])) ?? -1);
+}
+
 /**
  * Demonstrations of one split, selected by their goal's index in `human_goals.json` (as
- * train_choice_il.py `get_data`); those whose instruction is not listed are counted, not kept.
+ * train_choice_il.py `get_data`, whose key is `process_goal` unstripped); those whose
+ * instruction is not listed are counted, not kept.
  */
 export function ilTrajectoriesForSplit(
   trajectories: readonly RawIlTrajectory[],
   humanGoals: RawHumanGoalsFile,
   split: keyof GoalSplits,
 ): { trajectories: RawIlTrajectory[]; unmatched: number } {
-  const index = new Map<string, number>();
-  humanGoals.forEach((g, i) => {
-    if (!index.has(g)) index.set(g, i);
-  });
+  const index = humanGoalIndex(humanGoals);
   const [a, b] = splitGoals(humanGoals.length)[split];
   const out: RawIlTrajectory[] = [];
   let unmatched = 0;
   for (const t of trajectories) {
-    const i = index.get(ilGoalText(t.states[0]));
+    const i = index.get(processGoal(t.states[0]));
     if (i === undefined) unmatched++;
     else if (i >= a && i < b) out.push(t);
   }

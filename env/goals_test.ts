@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { PyRandom } from "./_python.ts";
 import {
   drawPriceUpper,
+  goalKey,
   goalsForSplit,
   ilGoalText,
   ilTrajectoriesForSplit,
@@ -8,28 +10,15 @@ import {
   makeHumanGoals,
   makeSyntheticGoals,
   NO_PRICE_UPPER,
-  PyRandom,
+  processGoal,
   splitGoals,
 } from "./goals.ts";
+import { demoGoalText } from "./demos.ts";
 import { loadCatalogFromDir, loadCatalogFromRecords } from "./loaders.ts";
 import type { Product, RawIlTrajectory } from "./types.ts";
 
-import { SHARED, sharedPresent } from "./_fixtures.ts";
-
-Deno.test("PyRandom equals CPython's random (seed, random, getrandbits, shuffle)", () => {
-  // Printed by Python 3.11: random.seed(233); l = list(range(20)); random.shuffle(l).
-  const l = Array.from({ length: 20 }, (_, i) => i);
-  new PyRandom(233).shuffle(l);
-  assert.deepEqual(l, [17, 18, 9, 2, 8, 19, 11, 10, 12, 0, 3, 4, 14, 13, 1, 6, 15, 7, 16, 5]);
-  const r = new PyRandom(233);
-  assert.equal(r.random(), 0.6824769139473528);
-  assert.equal(r.getrandbits(32), 2698614761);
-  assert.equal(r.getrandbits(5), 5);
-  assert.equal(new PyRandom(2 ** 40 + 5).random(), 0.5043802970418443);
-  const l2 = [0, 1, 2, 3, 4, 5, 6];
-  new PyRandom(0).shuffle(l2);
-  assert.deepEqual(l2, [4, 2, 1, 0, 5, 3, 6]);
-});
+import { SHARED } from "./_fixtures.ts";
+import { requires, WEBSHOP_SAMPLE } from "../testing/requires.ts";
 
 Deno.test("drawPriceUpper() takes the larger of two of the next four multiples of 10", () => {
   let state = 0;
@@ -159,27 +148,29 @@ Deno.test("splitGoals() uses WebShop's bounds at full size and proportions below
   assert.throws(() => splitGoals(-1), /count/);
 });
 
-Deno.test("makeGoals() on the real sample: 6038 synthetic goals, WebShop's shuffle, seeded", async () => {
-  if (!(await sharedPresent())) return;
-  const c = await loadCatalogFromDir(SHARED.pathname, { goals: "none" });
-  const a = makeGoals(c.products, "synthetic", { shuffleSeed: null });
-  // 6038 is the count WebShop's get_synthetic_goals gives on this sample (Python).
-  assert.equal(a.goals.length, 6038);
-  const b = makeGoals(c.products, "synthetic");
-  const order = a.goals.map((_, i) => i);
-  new PyRandom(233).shuffle(order);
-  assert.deepEqual(
-    b.goals.map((g) => g.instruction_text),
-    order.map((i) => a.goals[i].instruction_text),
-  );
-  const again = makeGoals(c.products, "synthetic");
-  assert.deepEqual(again.goals, b.goals);
-  for (const g of b.goals) {
-    const p = c.byAsin.get(g.asin) as Product;
-    if (g.price_upper !== NO_PRICE_UPPER) {
-      assert.ok(g.price_upper > p.price && g.price_upper <= p.price + 40);
+requires([WEBSHOP_SAMPLE], {
+  name: "makeGoals() on the real sample: 6038 synthetic goals, WebShop's shuffle, seeded",
+  fn: async () => {
+    const c = await loadCatalogFromDir(SHARED.pathname, { goals: "none" });
+    const a = makeGoals(c.products, "synthetic", { shuffleSeed: null });
+    // 6038 is the count WebShop's get_synthetic_goals gives on this sample (Python).
+    assert.equal(a.goals.length, 6038);
+    const b = makeGoals(c.products, "synthetic");
+    const order = a.goals.map((_, i) => i);
+    new PyRandom(233).shuffle(order);
+    assert.deepEqual(
+      b.goals.map((g) => g.instruction_text),
+      order.map((i) => a.goals[i].instruction_text),
+    );
+    const again = makeGoals(c.products, "synthetic");
+    assert.deepEqual(again.goals, b.goals);
+    for (const g of b.goals) {
+      const p = c.byAsin.get(g.asin) as Product;
+      if (g.price_upper !== NO_PRICE_UPPER) {
+        assert.ok(g.price_upper > p.price && g.price_upper <= p.price + 40);
+      }
     }
-  }
+  },
 });
 
 Deno.test("ilGoalText() and ilTrajectoriesForSplit() select demonstrations by human goal index", () => {
@@ -233,4 +224,38 @@ Deno.test("loadCatalogFromDir() builds human goals from items_human_ins.json", a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("processGoal() equals train_choice_il.py process_goal where the copies differed", () => {
+  // Expected values printed by Python 3 running WebShop's process_goal on the same strings.
+  assert.equal(
+    processGoal(
+      'WebShop\nInstruction:  \ni need a "red" dress, and price lower than 40.00 dollars\n' +
+        "[button] Search [button_]",
+    ),
+    "i need a red dress",
+  );
+  assert.equal(processGoal("Amazon Shopping Game\nInstruction: Women's shoes"), "womens shoes");
+  // str.replace replaces every header, not only the first (two copies used String.replace).
+  assert.equal(
+    processGoal(
+      'WebShop\nInstruction: WebShop\nInstruction: I\'d like "Red" mugs\n[button] Search [button_]',
+    ),
+    "id like red mugs",
+  );
+  // No strip after the price cut (two copies stripped again).
+  assert.equal(
+    processGoal(
+      "WebShop\nInstruction:  \ni need a mug , and price lower than 30.00 dollars\n" +
+        "[button] Search [button_]",
+    ),
+    "i need a mug ",
+  );
+  assert.equal(processGoal("  Amazon Shopping Game\nInstruction: Women's shoes  "), "womens shoes");
+  assert.equal(ilGoalText, processGoal, "the earlier name is the same function");
+  // The demonstration matchers strip after the cut, so that both sides meet.
+  const spaced = "WebShop\nInstruction: i need a mug , and price lower than 30.00 dollars";
+  assert.equal(demoGoalText(spaced), "i need a mug");
+  assert.equal(goalKey("I need a mug , and price lower than 30.00 dollars"), "i need a mug");
+  assert.equal(goalKey('I\'d like "Red" mugs'), processGoal('I\'d like "Red" mugs'));
 });

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { pyFloatStr } from "./_python.ts";
 import seedrandom from "seedrandom";
 import type {
   Goal,
@@ -368,19 +369,6 @@ export class RecordError extends Error {
     );
     this.name = "RecordError";
   }
-}
-
-/** Python's `str(float)`: "100.0", "78.42", "1e+16", "1.5e-05". */
-export function pyFloatStr(x: number): string {
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
-  const ax = Math.abs(x);
-  if (ax !== 0 && (ax >= 1e16 || ax < 1e-4)) {
-    const [mant, exp] = x.toExponential().split("e");
-    const e = Number(exp);
-    return `${mant}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
-  }
-  const s = String(x);
-  return Number.isInteger(x) ? `${s}.0` : s;
 }
 
 /**

@@ -1,5 +1,6 @@
+import { assertRejects, assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertRejects, assertThrows } from "../kernels/_assert.ts";
+import { pyFloatStr } from "./_python.ts";
 import {
   attributeToAsins,
   describeLoad,
@@ -11,13 +12,13 @@ import {
   loadIlTrajectories,
   parseJsonArrayText,
   parsePricing,
-  pyFloatStr,
   RecordError,
   streamJsonArray,
   streamJsonObject,
 } from "./loaders.ts";
 
-import { SHARED, sharedPresent } from "./_fixtures.ts";
+import { SHARED } from "./_fixtures.ts";
+import { requires, WEBSHOP_SAMPLE } from "../testing/requires.ts";
 
 async function withTempFile<T>(text: string, fn: (path: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "loaders_test_" });
@@ -83,14 +84,16 @@ Deno.test("JsonTopLevelScanner equals JSON.parse whatever the chunking", () => {
   assert.deepEqual(parseJsonArrayText(" [ 1 ] \n"), [1]);
 });
 
-Deno.test("streamJsonArray() equals JSON.parse on the real sample", async () => {
-  if (!(await sharedPresent())) return;
-  const path = new URL("items_sample_160.json", SHARED).pathname;
-  const streamed = await collect(streamJsonArray(path));
-  assert.deepEqual(streamed, JSON.parse(await Deno.readTextFile(path)));
-  const attrPath = new URL("items_ins_v2_1000.json", SHARED).pathname;
-  const members = await collect(streamJsonObject(attrPath));
-  assert.deepEqual(Object.fromEntries(members), JSON.parse(await Deno.readTextFile(attrPath)));
+requires([WEBSHOP_SAMPLE], {
+  name: "streamJsonArray() equals JSON.parse on the real sample",
+  fn: async () => {
+    const path = new URL("items_sample_160.json", SHARED).pathname;
+    const streamed = await collect(streamJsonArray(path));
+    assert.deepEqual(streamed, JSON.parse(await Deno.readTextFile(path)));
+    const attrPath = new URL("items_ins_v2_1000.json", SHARED).pathname;
+    const members = await collect(streamJsonObject(attrPath));
+    assert.deepEqual(Object.fromEntries(members), JSON.parse(await Deno.readTextFile(attrPath)));
+  },
 });
 
 Deno.test("streamJsonArray() names the file, byte and line of malformed JSON", async () => {
@@ -308,43 +311,47 @@ Deno.test("loadCatalogFromDir() counts skipped records, and --strict names file,
   }
 });
 
-Deno.test("loadCatalogFromDir() loads the real 160-product sample", async () => {
-  if (!(await sharedPresent())) return;
-  const t0 = performance.now();
-  const c = await loadCatalogFromDir(SHARED.pathname, { seed: 7 });
-  console.log(
-    `160-product sample + attributes + goals loaded in ${(performance.now() - t0).toFixed(0)} ms`,
-  );
-  assert.equal(c.stats.records, 160);
-  assert.equal(c.products.length, 160);
-  assert.equal(c.stats.invalid + c.stats.duplicates + c.stats.badAsin, 0);
-  assert.equal(c.humanGoals?.length, 12087);
-  assert.equal(Object.keys(c.goalQueryMap ?? {}).length, 1506);
-  assert.equal(c.products.filter((p) => p.instruction_text).length, 103);
-  let slashValues = 0;
-  for (const p of c.products) {
-    // Some ranges are written high to low ("$44.99$33.98"); uniform() draws between either way.
-    const lo = Math.min(...p.pricing), hi = Math.max(...p.pricing);
-    assert.ok(p.price >= lo && p.price <= hi, p.asin);
-    for (const [name, values] of Object.entries(p.options)) {
-      assert.equal(name, name.toLowerCase());
-      for (const v of values) {
-        assert.equal(v, v.toLowerCase());
-        assert.ok(!v.includes("/"), v);
-        if (v.includes(" | ")) slashValues++;
+requires([WEBSHOP_SAMPLE], {
+  name: "loadCatalogFromDir() loads the real 160-product sample",
+  fn: async () => {
+    const t0 = performance.now();
+    const c = await loadCatalogFromDir(SHARED.pathname, { seed: 7 });
+    console.log(
+      `160-product sample + attributes + goals loaded in ${(performance.now() - t0).toFixed(0)} ms`,
+    );
+    assert.equal(c.stats.records, 160);
+    assert.equal(c.products.length, 160);
+    assert.equal(c.stats.invalid + c.stats.duplicates + c.stats.badAsin, 0);
+    assert.equal(c.humanGoals?.length, 12087);
+    assert.equal(Object.keys(c.goalQueryMap ?? {}).length, 1506);
+    assert.equal(c.products.filter((p) => p.instruction_text).length, 103);
+    let slashValues = 0;
+    for (const p of c.products) {
+      // Some ranges are written high to low ("$44.99$33.98"); uniform() draws between either way.
+      const lo = Math.min(...p.pricing), hi = Math.max(...p.pricing);
+      assert.ok(p.price >= lo && p.price <= hi, p.asin);
+      for (const [name, values] of Object.entries(p.options)) {
+        assert.equal(name, name.toLowerCase());
+        for (const v of values) {
+          assert.equal(v, v.toLowerCase());
+          assert.ok(!v.includes("/"), v);
+          if (v.includes(" | ")) slashValues++;
+        }
       }
     }
-  }
-  assert.equal(slashValues, 55); // option values with "/" in the raw file
-  assert.equal(c.products.filter((p) => p.pricing.length === 2).length, 79);
-  assert.equal(c.products.filter((p) => p.Price === "$100.0").length, 4);
-  const again = await loadCatalogFromDir(SHARED.pathname, { seed: 7 });
-  assert.deepEqual(again.products.map((p) => p.price), c.products.map((p) => p.price));
-  // The in-memory path cleans identically.
-  const records = JSON.parse(await Deno.readTextFile(new URL("items_sample_160.json", SHARED)));
-  const attributes = JSON.parse(await Deno.readTextFile(new URL("items_ins_v2_1000.json", SHARED)));
-  const mem = loadCatalogFromRecords({ products: records, attributes }, { seed: 7 });
-  assert.deepEqual(mem.products, c.products);
+    assert.equal(slashValues, 55); // option values with "/" in the raw file
+    assert.equal(c.products.filter((p) => p.pricing.length === 2).length, 79);
+    assert.equal(c.products.filter((p) => p.Price === "$100.0").length, 4);
+    const again = await loadCatalogFromDir(SHARED.pathname, { seed: 7 });
+    assert.deepEqual(again.products.map((p) => p.price), c.products.map((p) => p.price));
+    // The in-memory path cleans identically.
+    const records = JSON.parse(await Deno.readTextFile(new URL("items_sample_160.json", SHARED)));
+    const attributes = JSON.parse(
+      await Deno.readTextFile(new URL("items_ins_v2_1000.json", SHARED)),
+    );
+    const mem = loadCatalogFromRecords({ products: records, attributes }, { seed: 7 });
+    assert.deepEqual(mem.products, c.products);
+  },
 });
 
 Deno.test("loadIlTrajectories() reads il_trajs lines and reports bad ones", async () => {

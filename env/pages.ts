@@ -33,7 +33,7 @@
  * @module
  */
 
-import { pyFloatStr } from "./loaders.ts";
+import { pyFloatStr, pyJsonDumps, pyStr, pyStrip } from "./_python.ts";
 import { productsOnPage } from "./search.ts";
 import type { ChosenOptions, Product } from "./types.ts";
 
@@ -51,67 +51,8 @@ export const NEXT_PAGE = "Next >";
 export const PREV_PAGE = "< Prev";
 export const BACK_TO_SEARCH = "Back to Search";
 
-// ---------------------------------------------------------------------------------------------
-// Python string semantics
-// ---------------------------------------------------------------------------------------------
-
-// Python's str.isspace() set, which str.strip() removes (differs from JS trim: \x1c-\x1f and
-// \x85 are whitespace in Python, \ufeff is not).
-const PY_WS =
-  "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-const PY_STRIP_RE = new RegExp(`^[${PY_WS}]+|[${PY_WS}]+$`, "g");
 // BeautifulSoup's ASCII_SPACES: whitespace-only nodes are collapsed when made of these.
 const ASCII_SPACES_ONLY = /^[ \n\t\f\r]+$/;
-
-/** Python's `str.strip()` with no argument. */
-export function pyStrip(s: string): string {
-  return s.replace(PY_STRIP_RE, "");
-}
-
-/** Python's `str()` of a value a template prints (numbers as Python would, None as "None"). */
-export function pyStr(x: unknown): string {
-  if (x === null || x === undefined) return "None";
-  if (typeof x === "number") return Number.isInteger(x) ? String(x) : pyFloatStr(x);
-  if (typeof x === "boolean") return x ? "True" : "False";
-  return String(x);
-}
-
-/** Python's `json.dumps` string literal (ensure_ascii). */
-export function pyJsonString(s: string): string {
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += "\\\\";
-    else if (c === 0x0a) out += "\\n";
-    else if (c === 0x0d) out += "\\r";
-    else if (c === 0x09) out += "\\t";
-    else if (c === 0x08) out += "\\b";
-    else if (c === 0x0c) out += "\\f";
-    else if (c < 0x20 || c > 0x7e && c !== 0x7f) {
-      // UTF-16 code units, as Python writes astral characters as surrogate pairs.
-      out += "\\u" + c.toString(16).padStart(4, "0");
-    } else out += s[i];
-  }
-  return out + '"';
-}
-
-/** Python's `json.dumps` of a flat str -> str dict (default separators, optional sorted keys). */
-export function pyJsonDumps(obj: Readonly<Record<string, string>>, sortKeys = false): string {
-  const keys = Object.keys(obj);
-  if (sortKeys) keys.sort(pyStrCompare);
-  return "{" + keys.map((k) => `${pyJsonString(k)}: ${pyJsonString(obj[k])}`).join(", ") + "}";
-}
-
-// Python orders str by code point; JS `<` compares UTF-16 units (differs only off the BMP).
-function pyStrCompare(a: string, b: string): number {
-  const ca = [...a].map((c) => c.codePointAt(0)!);
-  const cb = [...b].map((c) => c.codePointAt(0)!);
-  for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
-    if (ca[i] !== cb[i]) return ca[i] - cb[i];
-  }
-  return ca.length - cb.length;
-}
 
 /** Flask's `tojson` filter: sorted-key JSON with `<`, `>`, `&`, `'` escaped for HTML. */
 export function flaskToJson(obj: Readonly<Record<string, string>>): string {
@@ -120,15 +61,6 @@ export function flaskToJson(obj: Readonly<Record<string, string>>): string {
     .replaceAll(">", "\\u003e")
     .replaceAll("&", "\\u0026")
     .replaceAll("'", "\\u0027");
-}
-
-/** Python's `repr` of a flat str -> str dict, as WebShop writes options into some URLs. */
-export function pyDictRepr(obj: Readonly<Record<string, string>>): string {
-  const r = (s: string) => {
-    const q = s.includes("'") && !s.includes('"') ? '"' : "'";
-    return q + s.replaceAll("\\", "\\\\").replaceAll(q, "\\" + q).replaceAll("\n", "\\n") + q;
-  };
-  return "{" + Object.entries(obj).map(([k, v]) => `${r(k)}: ${r(v)}`).join(", ") + "}";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,21 +1,19 @@
 // Expected strings are written by hand from templates/*.html and convert_html_to_text (and were
 // cross-checked against the original Jinja + BeautifulSoup pipeline).
+import { assertThrows } from "../testing/assert.ts";
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { makeProduct, smallCatalog } from "./_fixtures.ts";
 import {
   clickablesOf,
   flaskToJson,
-  pyJsonDumps,
-  pyStrip,
   renderDonePage,
   renderItemPage,
   renderResultsPage,
   renderSearchPage,
   renderSubPage,
 } from "./pages.ts";
-import { assertThrows } from "../kernels/_assert.ts";
 import { ilGoalText } from "./goals.ts";
-import { pyFloatStr } from "./loaders.ts";
+import { pyFloatStr, pyJsonDumps, pyStrip } from "./_python.ts";
 
 const INST = "i need red running shoes, and price lower than 30.00 dollars";
 const [SHOE, WALK, DRESS] = smallCatalog();

@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { makeGoal, smallCatalog } from "./_fixtures.ts";
+import { requires, WEBSHOP_SAMPLE } from "../testing/requires.ts";
+import { makeGoal, SHARED, smallCatalog } from "./_fixtures.ts";
 import { makeGoals } from "./goals.ts";
 import { loadCatalogFromRecords } from "./loaders.ts";
 import { OraclePolicy, type Policy, RandomPolicy, runEpisode } from "./policies.ts";
@@ -113,41 +114,35 @@ Deno.test("RandomPolicy stays far below the oracle", () => {
   assertEquals(again, r);
 });
 
-const SHARED = new URL("../../shared/webshop/", import.meta.url);
-function readShared(name: string): unknown | null {
-  try {
-    return JSON.parse(Deno.readTextFileSync(new URL(name, SHARED)));
-  } catch {
-    return null;
-  }
+function readShared(name: string): unknown {
+  return JSON.parse(Deno.readTextFileSync(new URL(name, SHARED)));
 }
 
-Deno.test("OraclePolicy on the real 160-product sample, synthetic goals", () => {
-  const products = readShared("items_sample_160.json");
-  const attributes = readShared("items_ins_v2_1000.json");
-  if (!Array.isArray(products) || attributes === null) {
-    console.log("skipped: ../shared/webshop/items_sample_160.json is not present");
-    return;
-  }
-  const cat = loadCatalogFromRecords({
-    products,
-    attributes: attributes as Record<string, unknown>,
-  });
-  const { goals } = makeGoals(cat.products, "synthetic");
-  const engine = new SearchEngine(cat.products);
-  // Every 4th of the ~6,000 goals keeps the test fast.
-  const idx = range(goals.length, 4);
-  const webshop = evaluate(engine, goals, new OraclePolicy(), "webshop", idx);
-  const corrected = evaluate(engine, goals, new OraclePolicy(), "corrected", idx);
-  console.log(
-    `real sample, ${idx.length} synthetic goals: oracle success webshop ${
-      webshop.success.toFixed(4)
-    } ` +
-      `(mean ${(100 * webshop.mean).toFixed(2)}), corrected ${corrected.success.toFixed(4)} ` +
-      `(mean ${(100 * corrected.mean).toFixed(2)})`,
-  );
-  ok(webshop.success >= 0.9, `webshop mode: ${JSON.stringify(webshop)}`);
-  ok(corrected.success >= 0.99, `corrected mode: ${JSON.stringify(corrected)}`);
+requires([WEBSHOP_SAMPLE], {
+  name: "OraclePolicy on the real 160-product sample, synthetic goals",
+  fn: () => {
+    const products = readShared("items_sample_160.json") as unknown[];
+    const attributes = readShared("items_ins_v2_1000.json");
+    const cat = loadCatalogFromRecords({
+      products,
+      attributes: attributes as Record<string, unknown>,
+    });
+    const { goals } = makeGoals(cat.products, "synthetic");
+    const engine = new SearchEngine(cat.products);
+    // Every 4th of the ~6,000 goals keeps the test fast.
+    const idx = range(goals.length, 4);
+    const webshop = evaluate(engine, goals, new OraclePolicy(), "webshop", idx);
+    const corrected = evaluate(engine, goals, new OraclePolicy(), "corrected", idx);
+    console.log(
+      `real sample, ${idx.length} synthetic goals: oracle success webshop ${
+        webshop.success.toFixed(4)
+      } ` +
+        `(mean ${(100 * webshop.mean).toFixed(2)}), corrected ${corrected.success.toFixed(4)} ` +
+        `(mean ${(100 * corrected.mean).toFixed(2)})`,
+    );
+    ok(webshop.success >= 0.9, `webshop mode: ${JSON.stringify(webshop)}`);
+    ok(corrected.success >= 0.99, `corrected mode: ${JSON.stringify(corrected)}`);
+  },
 });
 
 Deno.test("OraclePolicy does not loop on an option value shared by two option names", () => {

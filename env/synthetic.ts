@@ -17,15 +17,12 @@
  */
 
 import seedrandom from "seedrandom";
-import { mulberry32 } from "../kernels/random.ts";
-import { type GoalSplits, makeGoals, PyRandom, splitGoals, WEBSHOP_HUMAN_GOALS } from "./goals.ts";
-import {
-  type Catalog,
-  type CatalogDir,
-  loadCatalogFromDir,
-  loadCatalogFromRecords,
-} from "./loaders.ts";
-import { writeTextAtomically } from "./files.ts";
+import { mulberry32 } from "../base/random.ts";
+import { makeGoals, splitGoals, WEBSHOP_HUMAN_GOALS } from "./goals.ts";
+import { PyRandom } from "./_python.ts";
+import type { LoadedCatalog, OpenCatalogOptions } from "./catalog.ts";
+import { loadCatalogFromRecords } from "./loaders.ts";
+import { writeAtomically } from "../base/atomic.ts";
 import { normalizeColor } from "./normalize.ts";
 import {
   ATTRIBUTE_BULLETS,
@@ -38,8 +35,10 @@ import {
   PRODUCT_TYPES,
   type ProductTypeSpec,
 } from "./synthetic_vocab.ts";
+
+// LoadedCatalog moved to catalog.ts; re-exported for callers that still import it from here.
+export type { LoadedCatalog, OpenCatalogOptions } from "./catalog.ts";
 import type {
-  Goal,
   RawAttributeFile,
   RawGoalQueryMap,
   RawHumanInstruction,
@@ -691,30 +690,8 @@ export function syntheticFileNames(numProducts: number): {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loading for the env, and writing the files
+// Cleaning for the env, and writing the files
 // ---------------------------------------------------------------------------------------------
-
-/** A cleaned catalog with goals, from the synthetic generator or a WebShop data folder. */
-export interface LoadedCatalog extends Catalog {
-  goals: Goal[];
-  goalKind: "human" | "synthetic";
-  splits: GoalSplits;
-  /** `human_goals.json` order (the split order), when known. */
-  humanGoals?: string[];
-  goalQueryMap?: RawGoalQueryMap;
-  /** Where it came from: "synthetic" or the folder. */
-  source: string;
-}
-
-/** Options of {@linkcode loadSyntheticCatalog} and {@linkcode openCatalog}. */
-export interface OpenCatalogOptions extends SyntheticCatalogOptions {
-  /** Which goals to build (default "human"; a folder without human instructions: synthetic). */
-  goals?: "human" | "synthetic";
-  /** Seed of price draws and price bounds in cleaning and goal building (default 233). */
-  loadSeed?: number;
-  /** A data folder: fail on the first invalid record (file, record, field) instead of counting. */
-  strict?: boolean;
-}
 
 /**
  * Generates a synthetic catalog and cleans it through the loaders' in-memory path, with goals
@@ -749,42 +726,6 @@ export function catalogFromSynthetic(
     goalQueryMap: raw.goalQueryMap,
     source: "synthetic",
     raw,
-  };
-}
-
-/**
- * Opens a catalog by name: "synthetic" generates one in memory (see `loadSyntheticCatalog`),
- * anything else is a WebShop data folder read with `loadCatalogFromDir`.
- */
-export async function openCatalog(
-  source: string,
-  opts: OpenCatalogOptions = {},
-): Promise<LoadedCatalog> {
-  if (source === "synthetic") {
-    const { raw: _raw, ...rest } = loadSyntheticCatalog(opts);
-    return rest;
-  }
-  const dir: CatalogDir = await loadCatalogFromDir(source, {
-    seed: opts.loadSeed,
-    goals: opts.goals ?? "auto",
-    strict: opts.strict,
-  });
-  if (!dir.goals || !dir.goalKind || !dir.splits) {
-    throw new Error(
-      `openCatalog: ${source} has no goals (needs items_human_ins.json, or instructions in ` +
-        `items_ins_v2*.json)`,
-    );
-  }
-  return {
-    products: dir.products,
-    byAsin: dir.byAsin,
-    stats: dir.stats,
-    goals: dir.goals,
-    goalKind: dir.goalKind,
-    splits: dir.splits,
-    humanGoals: dir.humanGoals,
-    goalQueryMap: dir.goalQueryMap,
-    source,
   };
 }
 
@@ -863,23 +804,23 @@ export async function writeSyntheticCatalog(
   try {
     const names = syntheticFileNames(catalog.products.length);
     const at = (n: string) => `${stage}/${n}`;
-    out[names.products] = await writeTextAtomically(
+    out[names.products] = await writeAtomically(
       at(names.products),
       jsonArrayPieces(catalog.products),
     );
-    out[names.attributes] = await writeTextAtomically(
+    out[names.attributes] = await writeAtomically(
       at(names.attributes),
       jsonObjectPieces(catalog.attributes),
     );
-    out[names.humanInstructions] = await writeTextAtomically(
+    out[names.humanInstructions] = await writeAtomically(
       at(names.humanInstructions),
       jsonObjectPieces(catalog.humanInstructions),
     );
-    out[names.humanGoals] = await writeTextAtomically(
+    out[names.humanGoals] = await writeAtomically(
       at(names.humanGoals),
       jsonArrayPieces(catalog.humanGoals),
     );
-    out[names.goalQueryMap] = await writeTextAtomically(
+    out[names.goalQueryMap] = await writeAtomically(
       at(names.goalQueryMap),
       jsonObjectPieces(catalog.goalQueryMap),
     );

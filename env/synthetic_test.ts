@@ -1,5 +1,5 @@
+import { assertRejects, assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertRejects, assertThrows } from "../kernels/_assert.ts";
 import { ilGoalText, makeGoals } from "./goals.ts";
 import { loadCatalogFromDir, loadCatalogFromRecords } from "./loaders.ts";
 import { renderSearchPage } from "./pages.ts";
@@ -226,4 +226,14 @@ Deno.test("writeSyntheticCatalog() refuses a folder with files and writes all or
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("generateSyntheticCatalog() default catalog is pinned byte for byte (SHA-256 of its JSON)", async () => {
+  // Pinned before env got its own generator: moving code must not change a single record.
+  const json = JSON.stringify(generateSyntheticCatalog());
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(json)),
+  );
+  const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  assert.equal(hex, "b2240ff1c19dad1b401065979e3f09f35aab1716f185c5abf12c0bfc03d2c8c4");
 });

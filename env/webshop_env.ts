@@ -38,9 +38,6 @@ import {
   NEXT_PAGE,
   type Page,
   PREV_PAGE,
-  pyDictRepr,
-  pyJsonDumps,
-  pyStr,
   renderDonePage,
   renderItemPage,
   renderResultsPage,
@@ -50,16 +47,17 @@ import {
   type SubPageName,
   type TextMode,
 } from "./pages.ts";
-import { splitGoals } from "./goals.ts";
+import { pyDictRepr, pyJsonDumps, pyStr } from "./_python.ts";
+import { goalIndicesForSplit, type GoalSplit } from "./goals.ts";
+
+// The split helpers live in goals.ts; re-exported for callers that import them from here.
+export { goalIndicesForSplit, type GoalSplit } from "./goals.ts";
 import { DEFAULT_REWARD_MODE, getReward, type RewardInfo, type RewardMode } from "./reward.ts";
 import { productsOnPage, SearchEngine } from "./search.ts";
 import type { ChosenOptions, Goal, Product } from "./types.ts";
 
 /** Observation formats: WebShop's `text` and `text_rich`, or the page `url`. */
 export type ObservationMode = TextMode | "url";
-
-/** A goal split (see `goalIndicesForSplit`), or all goals. */
-export type GoalSplit = "test" | "eval" | "train" | "all";
 
 /** Configuration of {@linkcode WebShopEnv}. */
 export interface WebShopEnvConfig {
@@ -113,20 +111,6 @@ export interface StepResult {
   reward: number;
   done: boolean;
   info: StepInfo;
-}
-
-/**
- * Goal indices of a split: goals.ts `splitGoals` bounds (WebShop's test 0-499, eval 500-1499,
- * train 1500+ for the full human goal set; the same proportions for smaller sets), or all.
- */
-export function goalIndicesForSplit(numGoals: number, split: GoalSplit): number[] {
-  let a = 0, b = numGoals;
-  if (split === "test" || split === "eval" || split === "train") {
-    [a, b] = splitGoals(numGoals)[split];
-  } else if (split !== "all") {
-    throw new Error(`goalIndicesForSplit: split must be test, eval, train or all, got "${split}"`);
-  }
-  return Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
 }
 
 const BASE_URL = "http://127.0.0.1:3000";
@@ -234,7 +218,7 @@ export class WebShopEnv {
     return this.#requireSession().goal;
   }
 
-  /** Index into `goals` of the current episode's goal. */
+  /** Index into `goals` of the current episode's goal; -1 for a custom goal. */
   get goalIndex(): number {
     return this.#requireSession().goalIndex;
   }
@@ -280,23 +264,30 @@ export class WebShopEnv {
   }
 
   /**
-   * Starts an episode on goal `goalIndex` (an index into `goals`), or on a goal drawn uniformly
-   * from the split.
+   * Starts an episode on goal `goalIndex` (an index into `goals`), on a goal drawn uniformly
+   * from the split, or on a custom goal given as an object (a free-text instruction, say: it need
+   * not be one of `goals`; `goalIndex` is then -1).
    */
-  reset(goalIndex?: number): { observation: string; info: StepInfo } {
-    let idx = goalIndex;
-    if (idx === undefined) {
-      idx = this.goalIndices[Math.floor(this.#rng() * this.goalIndices.length)];
-    } else if (!Number.isInteger(idx) || idx < 0 || idx >= this.goals.length) {
-      throw new Error(
-        `WebShopEnv.reset: goal index ${goalIndex} is out of range [0, ${this.goals.length})`,
-      );
+  reset(goal?: number | Goal): { observation: string; info: StepInfo } {
+    let idx: number, g: Goal;
+    if (typeof goal === "object") {
+      if (goal === null || typeof goal.instruction_text !== "string") {
+        throw new Error("WebShopEnv.reset: a custom goal needs an instruction_text");
+      }
+      [idx, g] = [-1, goal];
+    } else {
+      idx = goal ?? this.goalIndices[Math.floor(this.#rng() * this.goalIndices.length)];
+      if (!Number.isInteger(idx) || idx < 0 || idx >= this.goals.length) {
+        throw new Error(
+          `WebShopEnv.reset: goal index ${goal} is out of range [0, ${this.goals.length})`,
+        );
+      }
+      g = this.goals[idx];
     }
-    const goal = this.goals[idx];
     this.#session = {
       goalIndex: idx,
-      goal,
-      id: String(idx),
+      goal: g,
+      id: idx >= 0 ? String(idx) : "custom",
       keywords: null,
       page: null,
       results: [],
@@ -476,7 +467,7 @@ export class WebShopEnv {
   }
 
   /** Returns the purchase's reward when the click bought, else null. */
-  #click(arg: string): { reward: number; info: RewardInfo } | null {
+  #click(arg: string): { reward: number; info?: RewardInfo } | null {
     const s = this.#session!;
     const clickable = this.#clickables.get(arg)!;
     // SimServer.receive's dispatch order.
@@ -594,14 +585,22 @@ export class WebShopEnv {
     this.#render();
   }
 
-  #buy(): { reward: number; info: RewardInfo } {
+  /**
+   * Buys the current item. A goal without attributes (a custom free-text goal: WebShop makes
+   * none such) has nothing to score against, so the purchase ends the episode unscored: reward 0,
+   * no breakdown.
+   */
+  #buy(): { reward: number; info?: RewardInfo } {
     const s = this.#session!;
     const product = this.engine.byAsin.get(s.asin!)!;
     this.#count("purchase");
-    const [reward, info] = getReward(product, s.goal, product.price, s.options, {
-      verbose: true,
-      mode: this.rewardMode,
-    });
+    let reward = 0, info: RewardInfo | undefined;
+    if (s.goal.attributes.length > 0) {
+      [reward, info] = getReward(product, s.goal, product.price, s.options, {
+        verbose: true,
+        mode: this.rewardMode,
+      });
+    }
     s.reward = reward;
     s.rewardInfo = info;
     this.#page = { kind: "done", product, reward };

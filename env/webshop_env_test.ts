@@ -1,9 +1,10 @@
+import { assertThrows } from "../testing/assert.ts";
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { makeGoal, smallCatalog } from "./_fixtures.ts";
 import { renderItemPage, renderSearchPage } from "./pages.ts";
 import { getReward } from "./reward.ts";
-import { goalIndicesForSplit, WebShopEnv, type WebShopEnvConfig } from "./webshop_env.ts";
-import { assertThrows } from "../kernels/_assert.ts";
+import { goalIndicesForSplit } from "./goals.ts";
+import { WebShopEnv, type WebShopEnvConfig } from "./webshop_env.ts";
 
 const products = smallCatalog();
 const [SHOE] = products;

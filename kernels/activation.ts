@@ -13,8 +13,8 @@
  * @module
  */
 
-import { type Batch, f32, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
-import { assertSize, shapeText, type Tensor } from "./tensor.ts";
+import { type Batch, f32, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { assertNoAlias, assertSize, type Tensor } from "./tensor.ts";
 import { ERF_ALPHA, ERF_BETA } from "./cpu/activation.ts";
 
 function horner(coeffs: readonly number[], v: string): string {
@@ -92,13 +92,7 @@ function launch(
   slope = 0,
 ): void {
   for (const [name, t] of [out, ...ins]) assertSize(op, name, t, n);
-  for (const [name, t] of ins) {
-    if (t.buffer === out[1].buffer) {
-      throw new GpuError(
-        `${op}: ${out[0]} '${out[1].label}' ${shapeText(out[1].shape)} aliases ${name}`,
-      );
-    }
-  }
+  assertNoAlias(op, [out], ins);
   const pipe = batch.gpu.pipeline(kernel, KERNELS[kernel], { WG });
   batch.dispatch(
     pipe,

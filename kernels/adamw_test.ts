@@ -1,5 +1,6 @@
-import { assertThrows } from "./_assert.ts";
-import { assertClose, gpuTest, randn } from "./_testing.ts";
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { randn } from "../testing/numeric.ts";
 import {
   AdamW,
   adamwStep,

@@ -23,10 +23,11 @@
  */
 
 import { type Batch, f32, GpuError, packParams } from "./device.ts";
-import { assertSize, shapeText, type Tensor } from "./tensor.ts";
+import { assertNoAlias, assertSize, type Tensor } from "./tensor.ts";
 import { dropoutForward, dropoutParams, WGSL_DROPOUT } from "./dropout.ts";
 import { matmul } from "./matmul.ts";
-import { rowLaunch, softmaxForward, WGSL_ROW_REDUCE } from "./softmax.ts";
+import { type RowKernelOptions, rowLaunch, WGSL_ROW_REDUCE } from "./row.ts";
+import { softmaxForward } from "./softmax.ts";
 
 // The uniform block both GEMM kernels read: one launcher packs it for either, so it is defined once.
 const GEMM_PARAMS_WGSL = /* wgsl */ `
@@ -235,11 +236,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }`;
 
 /** Sizes of an attention call: B sequences of T tokens, H heads of width D; optional dropout. */
-export interface AttentionDims {
+export interface AttentionDims extends RowKernelOptions {
   B: number;
   T: number;
   H: number;
   D: number;
+  /**
+   * The kernel of the dropout-free products: the library matmul (default) or this file's own
+   * batched matmul. For tests and benchmarks: the library's register-blocked kernels take tens
+   * of seconds each to compile on a CPU rasteriser, this file's a fraction of a second.
+   */
+  matmul?: "library" | "own";
   /** Dropout probability on the attention probabilities (default 0: none). */
   dropoutP?: number;
   /** Seed of the dropout mask; the backward must get the same one. */
@@ -313,20 +320,6 @@ function gemm(
   batch.dispatch(pipe, [a, b, out], params, groups);
 }
 
-let libraryMatmul = true;
-
-/**
- * Chooses the kernel of attention's dropout-free products: the library matmul (default) or this
- * file's own batched matmul. For tests and benchmarks: the library's register-blocked kernels
- * take tens of seconds each to compile on a CPU rasteriser, this file's a fraction of a second.
- */
-export function setAttentionMatmul(kind: "library" | "own"): void {
-  if (kind !== "library" && kind !== "own") {
-    throw new RangeError(`setAttentionMatmul: '${kind}' is not 'library' or 'own'`);
-  }
-  libraryMatmul = kind === "library";
-}
-
 /**
  * One of attention's products: through the library matmul (its register-blocked kernel is several
  * times faster on CPU rasterisers than `gemm`) unless dropout must be applied while loading A,
@@ -343,8 +336,9 @@ function product(
   so: Strides,
   alpha: number,
   dropout: [number, number, number] | null,
+  kind: "library" | "own",
 ): void {
-  if (dropout || so.c !== 1 || !libraryMatmul) {
+  if (dropout || so.c !== 1 || kind === "own") {
     gemm(batch, out, a, b, d, sa, sb, so, alpha, dropout);
     return;
   }
@@ -372,22 +366,18 @@ function checkDims(op: string, dims: AttentionDims): [number, number, number, nu
   return [B, T, H, D, H * D];
 }
 
+function matmulKind(op: string, dims: AttentionDims): "library" | "own" {
+  const kind = dims.matmul ?? "library";
+  if (kind !== "library" && kind !== "own") {
+    throw new GpuError(`${op}: matmul '${kind}' is not 'library' or 'own'`);
+  }
+  return kind;
+}
+
 function dropoutOf(op: string, dims: AttentionDims): [number, number, number] | null {
   const p = dims.dropoutP ?? 0;
   const params = dropoutParams(op, p, dims.seed ?? 0);
   return p > 0 ? params : null;
-}
-
-function noAlias(op: string, outs: [string, Tensor][], ins: [string, Tensor][]): void {
-  for (const [name, o] of outs) {
-    for (const [iname, t] of [...ins, ...outs.filter(([n]) => n !== name)]) {
-      if (t.buffer === o.buffer) {
-        throw new GpuError(
-          `${op}: ${name} '${o.label}' ${shapeText(o.shape)} aliases ${iname} '${t.label}'`,
-        );
-      }
-    }
-  }
 }
 
 /**
@@ -419,16 +409,37 @@ export function attentionForward(
   }
   assertSize(op, "mask", mask, B * T);
   assertSize(op, "probs", probs, B * H * T * T);
-  const drop = dropoutOf(op, dims);
-  noAlias(op, [["out", out], ["probs", probs]], [["q", q], ["k", k], ["v", v], ["mask", mask]]);
+  const drop = dropoutOf(op, dims), mm = matmulKind(op, dims);
+  assertNoAlias(op, [["out", out], ["probs", probs]], [["q", q], ["k", k], ["v", v], [
+    "mask",
+    mask,
+  ]]);
   if (B * H * T * D === 0) return;
   const Z = B * H, TT = T * T;
   const tok: Strides = { b: T * C, h: D, r: C, c: 1 }; // (B, T, C) as rows of head h
   const tokT: Strides = { b: T * C, h: D, r: 1, c: C }; // its transpose (D × T)
   const pr: Strides = { b: H * TT, h: TT, r: T, c: 1 }; // (B, H, T, T)
-  product(batch, probs, q, k, { Z, H, M: T, N: T, K: D }, tok, tokT, pr, 1 / Math.sqrt(D), null);
-  softmaxForward(batch, probs, probs, { N: Z * T, L: T, mask, maskRowsPer: H * T });
-  product(batch, out, probs, v, { Z, H, M: T, N: D, K: T }, pr, tok, tok, 1, drop);
+  product(
+    batch,
+    probs,
+    q,
+    k,
+    { Z, H, M: T, N: T, K: D },
+    tok,
+    tokT,
+    pr,
+    1 / Math.sqrt(D),
+    null,
+    mm,
+  );
+  softmaxForward(batch, probs, probs, {
+    N: Z * T,
+    L: T,
+    mask,
+    maskRowsPer: H * T,
+    lanes: dims.lanes,
+  });
+  product(batch, out, probs, v, { Z, H, M: T, N: D, K: T }, pr, tok, tok, 1, drop, mm);
 }
 
 /**
@@ -461,8 +472,8 @@ export function attentionBackward(
   }
   assertSize(op, "probs", probs, B * H * T * T);
   assertSize(op, "scratch", scratch, attentionScratchSize(dims));
-  const drop = dropoutOf(op, dims);
-  noAlias(op, [["dQ", dQ], ["dK", dK], ["dV", dV], ["scratch", scratch]], [
+  const drop = dropoutOf(op, dims), mm = matmulKind(op, dims);
+  assertNoAlias(op, [["dQ", dQ], ["dK", dK], ["dV", dV], ["scratch", scratch]], [
     ["dOut", dOut],
     ["probs", probs],
     ["q", q],
@@ -480,14 +491,14 @@ export function attentionBackward(
   // same generator indices as the forward) so the fast matmul can run.
   if (drop) {
     dropoutForward(batch, scratch, probs, Z * TT, { p: dims.dropoutP!, seed: dims.seed ?? 0 });
-    product(batch, dV, scratch, dOut, d, prT, tok, tok, 1, null);
+    product(batch, dV, scratch, dOut, d, prT, tok, tok, 1, null, mm);
   } else {
-    product(batch, dV, probs, dOut, d, prT, tok, tok, 1, null);
+    product(batch, dV, probs, dOut, d, prT, tok, tok, 1, null, mm);
   }
   // dP before dropout: scratch = dOut·Vᵀ (B, H, T, T).
-  product(batch, scratch, dOut, v, { Z, H, M: T, N: T, K: D }, tok, tokT, pr, 1, null);
+  product(batch, scratch, dOut, v, { Z, H, M: T, N: T, K: D }, tok, tokT, pr, 1, null, mm);
   // scratch = P·(dP - Σ P·dP)/√D, dropout applied to dP on the way.
-  const shape = rowLaunch(batch.gpu, Z * T, T);
+  const shape = rowLaunch(batch.gpu, Z * T, T, dims.lanes);
   const pipe = batch.gpu.pipeline("attention_dscores", DSCORES_WGSL, {
     ...shape.constants,
     DROPOUT: drop ? 1 : 0,
@@ -499,6 +510,6 @@ export function attentionBackward(
     packParams([Z * T, T, f32(1 / Math.sqrt(D)), thr, seedHash, f32(dscale)]),
     shape.workgroups,
   );
-  product(batch, dQ, scratch, k, d, pr, tok, tok, 1, null);
-  product(batch, dK, scratch, q, d, prT, tok, tok, 1, null);
+  product(batch, dQ, scratch, k, d, pr, tok, tok, 1, null, mm);
+  product(batch, dK, scratch, q, d, prT, tok, tok, 1, null, mm);
 }

@@ -1,14 +1,14 @@
-import { assertClose, dot, gpuTest, numericGrad, randn } from "./_testing.ts";
-import { assertThrows } from "./_assert.ts";
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { dot, numericGrad, randn } from "../testing/numeric.ts";
 import { type Gpu, GpuError } from "./device.ts";
 import { tensor } from "./tensor.ts";
 import {
   attentionBackward,
+  type AttentionDims,
   attentionForward,
   attentionScratchSize,
-  setAttentionMatmul,
 } from "./attention.ts";
-import { setRowKernelLanes } from "./softmax.ts";
 import {
   attentionBackwardCpu,
   type AttentionDimsCpu,
@@ -27,7 +27,7 @@ function paddingMask(B: number, T: number): Float32Array {
   return m;
 }
 
-async function check(gpu: Gpu, dims: AttentionDimsCpu) {
+async function check(gpu: Gpu, dims: AttentionDimsCpu & Pick<AttentionDims, "matmul" | "lanes">) {
   const { B, T, H, D } = dims, C = H * D, n = B * T * C, np = B * H * T * T;
   const qs = randn(n, 1), ks = randn(n, 2), vs = randn(n, 3), gs = randn(n, 4);
   const ms = paddingMask(B, T);
@@ -71,17 +71,11 @@ for (const lanes of [1, 32]) {
   gpuTest(
     `attentionForward() and attentionBackward() match the CPU reference (own matmul, lanes ${lanes})`,
     async (gpu) => {
-      setRowKernelLanes(lanes);
-      setAttentionMatmul("own");
-      try {
-        await check(gpu, { B: 2, T: 7, H: 3, D: 5 });
-        // T and D multiples of 4: the vec4 matmuls and softmax.
-        await check(gpu, { B: 2, T: 12, H: 2, D: 4 });
-        await check(gpu, { B: 2, T: 16, H: 3, D: 8, dropoutP: 0.3, seed: 7 });
-      } finally {
-        setRowKernelLanes(null);
-        setAttentionMatmul("library");
-      }
+      const own = { matmul: "own", lanes } as const;
+      await check(gpu, { B: 2, T: 7, H: 3, D: 5, ...own });
+      // T and D multiples of 4: the vec4 matmuls and softmax.
+      await check(gpu, { B: 2, T: 12, H: 2, D: 4, ...own });
+      await check(gpu, { B: 2, T: 16, H: 3, D: 8, dropoutP: 0.3, seed: 7, ...own });
     },
   );
 }
@@ -95,16 +89,11 @@ gpuTest("attention dropout drops about p of the probabilities and is seeded", as
   const q = tensor(gpu, [B, T, C], "q", zeros), v = tensor(gpu, [B, T, C], "v", eye);
   const mask = tensor(gpu, [B, T], "mask");
   const outs: Float32Array[] = [];
-  setAttentionMatmul("own"); // aligned shapes: see above
-  try {
-    for (const seed of [5, 5, 6]) {
-      const out = tensor(gpu, [B, T, C], "out"), probs = tensor(gpu, [B, H, T, T], "probs");
-      const dims = { B, T, H, D, dropoutP: p, seed };
-      gpu.run("drop", (b) => attentionForward(b, out, probs, q, q, v, mask, dims));
-      outs.push(await out.read());
-    }
-  } finally {
-    setAttentionMatmul("library");
+  for (const seed of [5, 5, 6]) {
+    const out = tensor(gpu, [B, T, C], "out"), probs = tensor(gpu, [B, H, T, T], "probs");
+    const dims = { B, T, H, D, dropoutP: p, seed, matmul: "own" } as const; // aligned: see above
+    gpu.run("drop", (b) => attentionForward(b, out, probs, q, q, v, mask, dims));
+    outs.push(await out.read());
   }
   const dropped = outs[0].filter((x) => x === 0).length / (T * T);
   if (Math.abs(dropped - p) > 0.03) throw new Error(`dropped ${dropped}, expected about ${p}`);

@@ -27,6 +27,7 @@
  */
 
 import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { warmCopyRows } from "./copy.ts";
 import { assertDType, assertSize, type Tensor, tensor } from "./tensor.ts";
 
 /** Sizes of a BiAttention call. */
@@ -1119,59 +1120,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }`;
 
 // Strided row copy: dst[r·dStride + dOff + c] (+)= src[r·sStride + sOff + c] for c < width.
-const COPY_ROWS_WGSL = /* wgsl */ `
-override ACCUM: bool = false;
-struct Params { R: u32, W: u32, dStride: u32, dOff: u32, sStride: u32, sOff: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  ${WGSL_WG_INDEX}
-  let e = wgIndex * 64u + lid;
-  if (e >= p.R * p.W) { return; }
-  let r = e / p.W;
-  let c = e % p.W;
-  let v = src[r * p.sStride + p.sOff + c];
-  let o = r * p.dStride + p.dOff + c;
-  if (ACCUM) { dst[o] += v; } else { dst[o] = v; }
-}`;
-
-/** Layout of {@linkcode copyRows}: R rows of `width` values at strides and offsets (elements). */
-export interface CopyRowsDims {
-  R: number;
-  width: number;
-  dStride: number;
-  dOff: number;
-  sStride: number;
-  sOff: number;
-  /** Add into dst instead of assigning. */
-  accumulate?: boolean;
-}
-
-/**
- * Records a strided row copy, dst[r·dStride + dOff + c] = (or +=) src[r·sStride + sOff + c]:
- * the choice model builds each state's memory ([image token; tokens]), gathers [CLS] rows for
- * the value head and scatters their gradients back with it.
- */
-export function copyRows(batch: Batch, dst: Tensor, src: Tensor, d: CopyRowsDims): void {
-  const op = "copyRows";
-  if (d.R === 0 || d.width === 0) return;
-  assertSize(op, "src", src, (d.R - 1) * d.sStride + d.sOff + d.width);
-  assertSize(op, "dst", dst, (d.R - 1) * d.dStride + d.dOff + d.width);
-  if (dst.buffer === src.buffer) throw new GpuError(`${op}: dst and src share a buffer`);
-  elementwise(
-    batch,
-    "copy_rows",
-    COPY_ROWS_WGSL,
-    [src, dst],
-    [d.R, d.width, d.dStride, d.dOff, d.sStride, d.sOff],
-    d.R * d.width,
-    { ACCUM: d.accumulate ? 1 : 0 },
-  );
-}
-
 /**
  * Compiles every pipeline of this file now, at start-up, instead of at its first dispatch (on
  * CPU rasterisers a compile takes a noticeable time inside a step).
@@ -1199,6 +1147,5 @@ export function warmBiAttentionKernels(gpu: Gpu): void {
   gpu.pipeline("biattn_rank1", RANK1_WGSL);
   gpu.pipeline("biattn_colsum", COLSUM_WGSL, { ROWVEC: 0 });
   gpu.pipeline("biattn_colsum", COLSUM_WGSL, { ROWVEC: 1 });
-  gpu.pipeline("copy_rows", COPY_ROWS_WGSL, { ACCUM: 0 });
-  gpu.pipeline("copy_rows", COPY_ROWS_WGSL, { ACCUM: 1 });
+  warmCopyRows(gpu);
 }

@@ -1,11 +1,11 @@
-import { assertClose, gpuTest, numericGrad, randn } from "./_testing.ts";
-import { assertThrows } from "./_assert.ts";
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { numericGrad, randn } from "../testing/numeric.ts";
 import {
   biattentionBackward,
   biattentionBuffers,
   type BiAttentionDims,
   biattentionForward,
-  copyRows,
   warmBiAttentionKernels,
   writeBiAttentionIndex,
 } from "./biattention.ts";
@@ -150,20 +150,4 @@ Deno.test("biattentionBackwardCpu() matches central differences", () => {
 gpuTest("writeBiAttentionIndex() rejects more actions than the buffers hold", (gpu) => {
   const bufs = biattentionBuffers(gpu, { A: 3, S: 2, Ta: 2, Tm: 2, C: 4 });
   assertThrows(() => writeBiAttentionIndex(bufs, [2, 2]), GpuError, "4 actions in 2 states");
-});
-
-gpuTest("copyRows() copies and accumulates strided rows", async (gpu) => {
-  // src (3 rows of stride 5), take 2 values from offset 1 into dst rows of stride 4 at offset 2.
-  const src = tensor(gpu, [15], "src", Array.from({ length: 15 }, (_, i) => i));
-  const dst = tensor(gpu, [12], "dst", new Float32Array(12).fill(100));
-  const d = { R: 3, width: 2, dStride: 4, dOff: 2, sStride: 5, sOff: 1 };
-  gpu.run("copyRows", (b) => {
-    copyRows(b, dst, src, d);
-    copyRows(b, dst, src, { ...d, accumulate: true });
-  });
-  const e = [100, 100, 2, 4, 100, 100, 12, 14, 100, 100, 22, 24];
-  assertClose(await dst.read(), e, { atol: 0, rtol: 0 }, "copyRows");
-  const b = gpu.batch("bad");
-  assertThrows(() => copyRows(b, dst, src, { ...d, R: 4 }), GpuError, "copyRows: src");
-  b.submit();
 });

@@ -11,7 +11,7 @@
  */
 
 import { type Batch, f32, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
-import { assertSize, shapeText, type Tensor } from "./tensor.ts";
+import { assertNoAlias, assertSize, type Tensor } from "./tensor.ts";
 import { dropoutScale, dropoutThreshold, pcgHash } from "./cpu/dropout.ts";
 
 /**
@@ -73,9 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 function launch(batch: Batch, op: string, out: Tensor, x: Tensor, n: number, o: DropoutOptions) {
   assertSize(op, "out", out, n);
   assertSize(op, "input", x, n);
-  if (out.buffer === x.buffer) {
-    throw new GpuError(`${op}: out '${out.label}' ${shapeText(out.shape)} aliases its input`);
-  }
+  assertNoAlias(op, [["out", out]], [["input", x]]);
   const [thr, seedHash, scale] = dropoutParams(op, o.p, o.seed);
   const wg = 256;
   const pipe = batch.gpu.pipeline("dropout", DROPOUT_WGSL, { WG: wg });

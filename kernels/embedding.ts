@@ -19,8 +19,8 @@
  */
 
 import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
-import { assertDType, assertSize, shapeText, type Tensor } from "./tensor.ts";
-import { rowVec, wgslRowVec } from "./softmax.ts";
+import { assertDType, assertNoAlias, assertSize, shapeText, type Tensor } from "./tensor.ts";
+import { rowVec, wgslRowVec } from "./row.ts";
 
 // One invocation per element of V (vec4 where C is a multiple of 4, else f32); W = C in Vs.
 const embeddingForwardWgsl = (vec: boolean) => /* wgsl */ `
@@ -248,9 +248,7 @@ export function embeddingForward(
   const K = tableRows(op, "wtt", wtt, C);
   if (P < T) throw new GpuError(`${op}: wpe '${wpe.label}' has ${P} positions, T = ${T}`);
   assertSize(op, "out", out, N * C);
-  for (const [name, t] of [["wte", wte], ["wpe", wpe], ["wtt", wtt]] as const) {
-    if (t.buffer === out.buffer) throw new GpuError(`${op}: out '${out.label}' aliases ${name}`);
-  }
+  assertNoAlias(op, [["out", out]], [["wte", wte], ["wpe", wpe], ["wtt", wtt]]);
   const { vec, W } = rowVec(C), wg = 256;
   const pipe = batch.gpu.pipeline(
     vec ? "embedding_forward_vec4" : "embedding_forward",
@@ -302,9 +300,7 @@ export function embeddingBackward(
   const K = tableRows(op, "dWtt", dWtt, C);
   if (P < T) throw new GpuError(`${op}: dWpe '${dWpe.label}' has ${P} positions, T = ${T}`);
   assertSize(op, "dOut", dOut, N * C);
-  for (const t of [dWte, dWpe, dWtt]) {
-    if (t.buffer === dOut.buffer) throw new GpuError(`${op}: '${t.label}' aliases dOut`);
-  }
+  assertNoAlias(op, [["dWte", dWte], ["dWpe", dWpe], ["dWtt", dWtt]], [["dOut", dOut]]);
   if (N === 0 || C === 0) return;
   const gpu = batch.gpu, wg = 64;
   const links = linkScratch(gpu, N);

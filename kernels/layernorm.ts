@@ -16,9 +16,9 @@
  * @module
  */
 
-import { type Batch, f32, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
-import { assertSize, shapeText, type Tensor } from "./tensor.ts";
-import { rowLaunch, rowVec, WGSL_ROW_REDUCE, wgslRowVec } from "./softmax.ts";
+import { type Batch, f32, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { assertNoAlias, assertSize, type Tensor } from "./tensor.ts";
+import { type RowKernelOptions, rowLaunch, rowVec, WGSL_ROW_REDUCE, wgslRowVec } from "./row.ts";
 
 // W is the row width in elements of V (C/4 for vec4), C in floats.
 const layernormForwardWgsl = (vec: boolean) => /* wgsl */ `
@@ -140,22 +140,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 const LAYERNORM_PARAMS_WGSL = [layernormParamsWgsl(false), layernormParamsWgsl(true)];
 
 /** Sizes of a layernorm: N rows of width C, and eps (BERT uses 1e-12). */
-export interface LayernormDims {
+export interface LayernormDims extends RowKernelOptions {
   N: number;
   C: number;
   eps?: number;
-}
-
-function checkAliases(op: string, outs: [string, Tensor][], ins: [string, Tensor][]): void {
-  for (const [name, o] of outs) {
-    for (const [iname, t] of [...ins, ...outs.filter(([n]) => n !== name)]) {
-      if (t.buffer === o.buffer) {
-        throw new GpuError(
-          `${op}: ${name} '${o.label}' ${shapeText(o.shape)} aliases ${iname} '${t.label}'`,
-        );
-      }
-    }
-  }
 }
 
 /**
@@ -183,14 +171,14 @@ export function layernormForward(
   assertSize(op, "rstd", rstd, N);
   assertSize(op, "gamma", gamma, C);
   assertSize(op, "beta", beta, C);
-  checkAliases(op, [["out", out], ["mean", mean], ["rstd", rstd]], [
+  assertNoAlias(op, [["out", out], ["mean", mean], ["rstd", rstd]], [
     ["x", x],
     ["gamma", gamma],
     ["beta", beta],
   ]);
   if (N === 0 || C === 0) return;
   const { vec, W } = rowVec(C);
-  const shape = rowLaunch(batch.gpu, N, W);
+  const shape = rowLaunch(batch.gpu, N, W, dims.lanes);
   const name = vec ? "layernorm_forward_vec4" : "layernorm_forward";
   const pipe = batch.gpu.pipeline(name, LAYERNORM_WGSL.forward[+vec], shape.constants);
   batch.dispatch(
@@ -215,7 +203,7 @@ export function layernormBackward(
   mean: Tensor,
   rstd: Tensor,
   gamma: Tensor,
-  dims: { N: number; C: number },
+  dims: { N: number; C: number } & RowKernelOptions,
 ): void {
   const op = "layernormBackward", { N, C } = dims;
   for (const [name, t] of [["dX", dX], ["dOut", dOut], ["x", x]] as const) {
@@ -233,10 +221,10 @@ export function layernormBackward(
     ["rstd", rstd],
     ["gamma", gamma],
   ];
-  checkAliases(op, [["dX", dX], ["dGamma", dGamma], ["dBeta", dBeta]], ins);
+  assertNoAlias(op, [["dX", dX], ["dGamma", dGamma], ["dBeta", dBeta]], ins);
   if (N === 0 || C === 0) return;
   const { vec, W } = rowVec(C);
-  const shape = rowLaunch(batch.gpu, N, W);
+  const shape = rowLaunch(batch.gpu, N, W, dims.lanes);
   const gpu = batch.gpu;
   const name = vec ? "layernorm_backward_vec4" : "layernorm_backward";
   const pipe = gpu.pipeline(name, LAYERNORM_WGSL.backward[+vec], shape.constants);

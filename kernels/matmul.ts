@@ -997,12 +997,19 @@ export function matmulNaive(
   matmulWith(batch, "naive", out, a, b, o);
 }
 
+/** Sizes of a linear layer: `rows` inputs of `inF` features mapped to `outF` features. */
+export interface LinearDims {
+  rows: number;
+  inF: number;
+  outF: number;
+}
+
 /**
  * Linear as PyTorch: y (rows,outF) = x (rows,inF) · Wᵀ + bias, W stored (outF,inF).
  *
  * @example
  * ```ts
- * linearForward(batch, y, x, w, b, B * T, 768, 3072);
+ * linearForward(batch, y, x, w, b, { rows: B * T, inF: 768, outF: 3072 });
  * ```
  */
 export function linearForward(
@@ -1011,10 +1018,9 @@ export function linearForward(
   x: Tensor,
   w: Tensor,
   bias: Tensor | null,
-  rows: number,
-  inF: number,
-  outF: number,
+  dims: LinearDims,
 ): void {
+  const { rows, inF, outF } = dims;
   matmulWith(batch, "auto", y, x, w, {
     m: rows,
     k: inF,
@@ -1036,10 +1042,9 @@ export function linearBackward(
   dY: Tensor,
   x: Tensor,
   w: Tensor,
-  rows: number,
-  inF: number,
-  outF: number,
+  dims: LinearDims,
 ): void {
+  const { rows, inF, outF } = dims;
   const dxOpts: MatmulOptions = { m: rows, k: outF, n: inF };
   const dwOpts: MatmulOptions = { m: outF, k: rows, n: inF, transA: true, accumulate: true };
   if (dX) plan("linearBackward dX", dX, dY, w, dxOpts);

@@ -1,5 +1,6 @@
-import { assertClose, gpuTest, numericGrad, randn } from "./_testing.ts";
-import { assertThrows } from "./_assert.ts";
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { numericGrad, randn } from "../testing/numeric.ts";
 import { type Gpu, GpuError } from "./device.ts";
 import {
   biasBackward,
@@ -225,8 +226,8 @@ gpuTest("linearForward() and linearBackward() match the CPU reference", async (g
     const dy = tensor(gpu, [rows, outF], "dy", dyd), dx = tensor(gpu, [rows, inF], "dx");
     const dw = tensor(gpu, [outF, inF], "dw", dw0), db = tensor(gpu, [outF], "db", db0);
     gpu.run("linear", (bt) => {
-      linearForward(bt, y, x, w, b, rows, inF, outF);
-      linearBackward(bt, dx, dw, db, dy, x, w, rows, inF, outF);
+      linearForward(bt, y, x, w, b, { rows, inF, outF });
+      linearBackward(bt, dx, dw, db, dy, x, w, { rows, inF, outF });
     });
     const ye = new Float32Array(rows * outF), dxe = new Float32Array(rows * inF);
     const dwe = Float32Array.from(dw0), dbe = Float32Array.from(db0);
@@ -272,7 +273,7 @@ gpuTest("linearBackward() matches float64 central differences", async (gpu) => {
   const xt = tensor(gpu, [rows, inF], "x", x), wt = tensor(gpu, [outF, inF], "w", w);
   const dy = tensor(gpu, [rows, outF], "dy", g), dx = tensor(gpu, [rows, inF], "dx");
   const dw = tensor(gpu, [outF, inF], "dw"), db = tensor(gpu, [outF], "db");
-  gpu.run("linear grad", (bt) => linearBackward(bt, dx, dw, db, dy, xt, wt, rows, inF, outF));
+  gpu.run("linear grad", (bt) => linearBackward(bt, dx, dw, db, dy, xt, wt, { rows, inF, outF }));
   const tol = { atol: 1e-4, rtol: 1e-4 };
   assertClose(await dx.read(), nx, tol, "dX vs central differences");
   assertClose(await dw.read(), nw, tol, "dW vs central differences");
@@ -307,7 +308,12 @@ gpuTest("matmul() rejects bad shapes before any dispatch", (gpu) => {
   );
   const dW = tensor(gpu, [5, 6], "dW"), dY = tensor(gpu, [4, 5], "dY");
   assertThrows(
-    () => linearBackward(bt, null, dW, tensor(gpu, [3], "dBias"), dY, a, b, 4, 6, 5),
+    () =>
+      linearBackward(bt, null, dW, tensor(gpu, [3], "dBias"), dY, a, b, {
+        rows: 4,
+        inF: 6,
+        outF: 5,
+      }),
     GpuError,
     "linearBackward dBias: dBias 'dBias' [3] holds 3 elements, needs 5",
   );

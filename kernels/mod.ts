@@ -8,7 +8,7 @@
 
 export * from "./device.ts";
 export * from "./tensor.ts";
-export * from "./random.ts";
+export * from "../base/random.ts";
 export * from "./copy.ts";
 export * from "./matmul.ts";
 export * from "./embedding.ts";

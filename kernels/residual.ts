@@ -10,8 +10,8 @@
  * @module
  */
 
-import { type Batch, f32, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
-import { assertSize, shapeText, type Tensor } from "./tensor.ts";
+import { type Batch, f32, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { assertNoAlias, assertSize, type Tensor } from "./tensor.ts";
 
 const HEADER = /* wgsl */ `
 override WG: u32 = 256;
@@ -60,15 +60,7 @@ const WG = 256;
 
 function check(op: string, n: number, outs: [string, Tensor][], ins: [string, Tensor][]): void {
   for (const [name, t] of [...outs, ...ins]) assertSize(op, name, t, n);
-  for (const [name, o] of outs) {
-    for (const [iname, t] of [...ins, ...outs.filter(([n]) => n !== name)]) {
-      if (t.buffer === o.buffer) {
-        throw new GpuError(
-          `${op}: ${name} '${o.label}' ${shapeText(o.shape)} aliases ${iname} '${t.label}'`,
-        );
-      }
-    }
-  }
+  assertNoAlias(op, outs, ins);
 }
 
 function run(

@@ -1,5 +1,6 @@
-import { assertClose, dot, gpuTest, numericGrad, randn } from "./_testing.ts";
-import { assertThrows } from "./_assert.ts";
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { dot, numericGrad, randn } from "../testing/numeric.ts";
 import { GpuError } from "./device.ts";
 import { tensor } from "./tensor.ts";
 import {

@@ -30,7 +30,7 @@
 import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
 import { dispatchDistinct, MAX_PARTIALS, recordFinal, scratchOf } from "./reduce.ts";
 import { assertDType, assertSize, type Tensor } from "./tensor.ts";
-import { rowVec, wgslRowVec } from "./softmax.ts";
+import { rowVec, wgslRowVec } from "./row.ts";
 
 /** Sizes of the segment ops over a flat vector of N scores in S segments. */
 export interface SegmentDims {

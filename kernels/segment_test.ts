@@ -1,5 +1,6 @@
-import { assertThrows } from "./_assert.ts";
-import { assertClose, gpuTest, numericGrad, randn, rng } from "./_testing.ts";
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { numericGrad, randn, rng } from "../testing/numeric.ts";
 import {
   gatherBackwardCpu,
   gatherForwardCpu,

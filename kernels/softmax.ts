@@ -11,125 +11,14 @@
  * The forward reads each row twice (an online max and sum, then the write); rows whose width is a
  * multiple of 4 load vec4s.
  *
- * Row kernels put LANES invocations on each row (a power of two) and WG/LANES rows in each
- * workgroup. On CPU rasterisers barriers cost more than the reduction saves, so LANES is 1 there
- * (one invocation per row, no barrier runs); on GPUs a workgroup reduces each row.
+ * A row kernel (see `row.ts`): LANES invocations per row.
  *
  * @module
  */
 
-import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
-import { assertSize, shapeText, type Tensor } from "./tensor.ts";
-
-/**
- * WGSL of the row reductions shared by the row kernels (softmax, layernorm, attention): the
- * sum and max of one value per lane over the LANES lanes of a row, in a fixed order (so results
- * are deterministic). Must be called in uniform control flow. Declares overrides WG and LANES.
- */
-export const WGSL_ROW_REDUCE = /* wgsl */ `
-override WG: u32 = 64;
-override LANES: u32 = 1;
-var<workgroup> red: array<f32, WG>;
-fn rowSum(v: f32, lid: u32) -> f32 {
-  if (LANES == 1u) { return v; }
-  red[lid] = v;
-  workgroupBarrier();
-  let lane = lid % LANES;
-  for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[lid - lane];
-  workgroupBarrier();
-  return r;
-}
-fn rowMax(v: f32, lid: u32) -> f32 {
-  if (LANES == 1u) { return v; }
-  red[lid] = v;
-  workgroupBarrier();
-  let lane = lid % LANES;
-  for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[lid - lane];
-  workgroupBarrier();
-  return r;
-}`;
-
-let lanesOverride: number | null = null;
-
-/**
- * Forces the lanes per row of every row kernel (a power of two up to 256), or restores the
- * automatic choice with null. For tests and benchmarks: it lets a CPU rasteriser run the
- * workgroup-reduction variant that GPUs get.
- */
-export function setRowKernelLanes(lanes: number | null): void {
-  if (
-    lanes !== null &&
-    !(Number.isInteger(lanes) && lanes >= 1 && lanes <= 256 && (lanes & (lanes - 1)) === 0)
-  ) {
-    throw new RangeError(`setRowKernelLanes: ${lanes} is not a power of two in [1, 256]`);
-  }
-  lanesOverride = lanes;
-}
-
-/**
- * WGSL of the element type `V` of a row kernel and its horizontal sum, max and first element:
- * vec4f where the row width is a multiple of 4 (a quarter of the loads, and on CPU rasterisers
- * vector loads instead of gathers), f32 otherwise.
- */
-export function wgslRowVec(vec: boolean): string {
-  return vec
-    ? /* wgsl */ `
-alias V = vec4f;
-fn hsum(v: V) -> f32 { return dot(v, vec4f(1.0)); }
-fn hmax(v: V) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }
-fn first(v: V) -> f32 { return v.x; }`
-    : /* wgsl */ `
-alias V = f32;
-fn hsum(v: V) -> f32 { return v; }
-fn hmax(v: V) -> f32 { return v; }
-fn first(v: V) -> f32 { return v; }`;
-}
-
-/**
- * Whether rows of `width` floats are read as vec4 (the `V` of {@linkcode wgslRowVec}), and W, the
- * row width in Vs.
- */
-export function rowVec(width: number): { vec: boolean; W: number } {
-  const vec = width % 4 === 0;
-  return { vec, W: vec ? width / 4 : width };
-}
-
-/** Launch shape of a row kernel: override constants and workgroup count for `rows` rows. */
-export interface RowLaunch {
-  constants: { WG: number; LANES: number };
-  workgroups: [number, number];
-}
-
-/**
- * The launch shape of a row kernel over `rows` rows of `width` loads each (f32 or vec4): one
- * invocation per row on CPU rasterisers, otherwise a workgroup of up to 256 lanes per row, about
- * two loads per lane (32 lanes at least).
- */
-export function rowLaunch(gpu: Gpu, rows: number, width: number): RowLaunch {
-  if (lanesOverride !== null) {
-    const WG = Math.max(lanesOverride, 64);
-    return {
-      constants: { WG, LANES: lanesOverride },
-      workgroups: grid(Math.ceil(rows / (WG / lanesOverride))),
-    };
-  }
-  if (gpu.isSoftware) {
-    const WG = 64;
-    return { constants: { WG, LANES: 1 }, workgroups: grid(Math.ceil(rows / WG)) };
-  }
-  let lanes = 32;
-  while (lanes < 256 && lanes * 2 < width) lanes *= 2;
-  const WG = Math.max(lanes, 64);
-  return { constants: { WG, LANES: lanes }, workgroups: grid(Math.ceil(rows / (WG / lanes))) };
-}
+import { type Batch, type Gpu, GpuError, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { type RowKernelOptions, rowLaunch, rowVec, WGSL_ROW_REDUCE, wgslRowVec } from "./row.ts";
+import { assertNoAlias, assertSize, type Tensor } from "./tensor.ts";
 
 // In place (attention's scores become probabilities), x is the output binding and is read and
 // written: each lane writes only the elements it read, after its row's reductions. Widths W are
@@ -216,23 +105,13 @@ const SOFTMAX_WGSL = {
 };
 
 /** Sizes of a softmax: N rows of width L, an optional additive mask and its row sharing. */
-export interface SoftmaxDims {
+export interface SoftmaxDims extends RowKernelOptions {
   N: number;
   L: number;
   /** Additive mask of ceil(N / maskRowsPer) rows of width L. */
   mask?: Tensor;
   /** Consecutive rows of x that share one mask row (default 1). */
   maskRowsPer?: number;
-}
-
-function aliasCheck(op: string, out: [string, Tensor], ins: [string, Tensor][]): void {
-  for (const [name, t] of ins) {
-    if (t.buffer === out[1].buffer) {
-      throw new GpuError(
-        `${op}: ${out[0]} '${out[1].label}' ${shapeText(out[1].shape)} aliases ${name}`,
-      );
-    }
-  }
 }
 
 /**
@@ -257,10 +136,10 @@ export function softmaxForward(batch: Batch, probs: Tensor, x: Tensor, dims: Sof
   if (inPlace && probs !== x) {
     throw new GpuError(`${op}: probs '${probs.label}' shares x's buffer but is another tensor`);
   }
-  if (mask) aliasCheck(op, ["probs", probs], [["mask", mask]]);
+  if (mask) assertNoAlias(op, [["probs", probs]], [["mask", mask]]);
   if (N === 0 || L === 0) return;
   const { vec, W } = rowVec(L);
-  const shape = rowLaunch(batch.gpu, N, W);
+  const shape = rowLaunch(batch.gpu, N, W, dims.lanes);
   const name = `softmax_forward${inPlace ? "_inplace" : ""}${vec ? "_vec4" : ""}`;
   const pipe = batch.gpu.pipeline(name, SOFTMAX_WGSL[inPlace ? "inplace" : "forward"][+vec], {
     ...shape.constants,
@@ -285,16 +164,16 @@ export function softmaxBackward(
   dX: Tensor,
   dProbs: Tensor,
   probs: Tensor,
-  dims: { N: number; L: number },
+  dims: { N: number; L: number } & RowKernelOptions,
 ): void {
   const op = "softmaxBackward", { N, L } = dims;
   for (const [name, t] of [["dX", dX], ["dProbs", dProbs], ["probs", probs]] as const) {
     assertSize(op, name, t, N * L);
   }
-  aliasCheck(op, ["dX", dX], [["dProbs", dProbs], ["probs", probs]]);
+  assertNoAlias(op, [["dX", dX]], [["dProbs", dProbs], ["probs", probs]]);
   if (N === 0 || L === 0) return;
   const { vec, W } = rowVec(L);
-  const shape = rowLaunch(batch.gpu, N, W);
+  const shape = rowLaunch(batch.gpu, N, W, dims.lanes);
   const name = vec ? "softmax_backward_vec4" : "softmax_backward";
   const pipe = batch.gpu.pipeline(name, SOFTMAX_WGSL.backward[+vec], shape.constants);
   batch.dispatch(pipe, [dProbs, probs, dX], packParams([N, W]), shape.workgroups);

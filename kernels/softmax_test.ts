@@ -1,8 +1,9 @@
-import { assertClose, dot, gpuTest, numericGrad, randn } from "./_testing.ts";
-import { assertThrows } from "./_assert.ts";
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { dot, numericGrad, randn } from "../testing/numeric.ts";
 import { GpuError } from "./device.ts";
 import { tensor } from "./tensor.ts";
-import { setRowKernelLanes, softmaxBackward, softmaxForward } from "./softmax.ts";
+import { softmaxBackward, softmaxForward } from "./softmax.ts";
 import { softmaxBackwardCpu, softmaxForwardCpu } from "./cpu/softmax.ts";
 
 const FWD = { atol: 1e-6, rtol: 1e-5 };
@@ -13,31 +14,26 @@ for (const lanes of [1, 32]) {
   gpuTest(
     `softmaxForward() and softmaxBackward() match the CPU reference (lanes ${lanes})`,
     async (gpu) => {
-      setRowKernelLanes(lanes);
-      try {
-        for (const [N, L, per] of [[1, 1, 1], [7, 13, 3], [5, 300, 5]]) {
-          const xs = randn(N * L, N + L, 3), gs = randn(N * L, 2 * L);
-          const G = Math.ceil(N / per);
-          const ms = Float32Array.from(randn(G * L, 3), (v) => v > 0.5 ? -10000 : 0);
-          const x = tensor(gpu, [N, L], "x", xs), g = tensor(gpu, [N, L], "dProbs", gs);
-          const mask = tensor(gpu, [G, L], "mask", ms);
-          const probs = tensor(gpu, [N, L], "probs"), plain = tensor(gpu, [N, L], "plain");
-          const dX = tensor(gpu, [N, L], "dX");
-          gpu.run("softmax", (b) => {
-            softmaxForward(b, probs, x, { N, L, mask, maskRowsPer: per });
-            softmaxForward(b, plain, x, { N, L });
-            softmaxBackward(b, dX, g, probs, { N, L });
-          });
-          const ep = new Float32Array(N * L), ed = new Float32Array(N * L);
-          softmaxForwardCpu(ep, xs, N, L, ms, per);
-          assertClose(await probs.read(), ep, FWD, `masked softmax N=${N} L=${L}`);
-          softmaxBackwardCpu(ed, gs, ep, N, L);
-          assertClose(await dX.read(), ed, GRAD, `softmax backward N=${N} L=${L}`);
-          softmaxForwardCpu(ep, xs, N, L);
-          assertClose(await plain.read(), ep, FWD, `softmax N=${N} L=${L}`);
-        }
-      } finally {
-        setRowKernelLanes(null);
+      for (const [N, L, per] of [[1, 1, 1], [7, 13, 3], [5, 300, 5]]) {
+        const xs = randn(N * L, N + L, 3), gs = randn(N * L, 2 * L);
+        const G = Math.ceil(N / per);
+        const ms = Float32Array.from(randn(G * L, 3), (v) => v > 0.5 ? -10000 : 0);
+        const x = tensor(gpu, [N, L], "x", xs), g = tensor(gpu, [N, L], "dProbs", gs);
+        const mask = tensor(gpu, [G, L], "mask", ms);
+        const probs = tensor(gpu, [N, L], "probs"), plain = tensor(gpu, [N, L], "plain");
+        const dX = tensor(gpu, [N, L], "dX");
+        gpu.run("softmax", (b) => {
+          softmaxForward(b, probs, x, { N, L, mask, maskRowsPer: per, lanes });
+          softmaxForward(b, plain, x, { N, L, lanes });
+          softmaxBackward(b, dX, g, probs, { N, L, lanes });
+        });
+        const ep = new Float32Array(N * L), ed = new Float32Array(N * L);
+        softmaxForwardCpu(ep, xs, N, L, ms, per);
+        assertClose(await probs.read(), ep, FWD, `masked softmax N=${N} L=${L}`);
+        softmaxBackwardCpu(ed, gs, ep, N, L);
+        assertClose(await dX.read(), ed, GRAD, `softmax backward N=${N} L=${L}`);
+        softmaxForwardCpu(ep, xs, N, L);
+        assertClose(await plain.read(), ep, FWD, `softmax N=${N} L=${L}`);
       }
     },
   );

@@ -146,26 +146,31 @@ export function assertSize(op: string, name: string, t: Tensor, n: number): void
   }
 }
 
+/**
+ * Throws, naming the op and both tensors, when an output shares its buffer with an input or with
+ * another output (WebGPU cannot bind one buffer both writable and again in one dispatch, and an
+ * op that reads what it writes would race).
+ */
+export function assertNoAlias(
+  op: string,
+  outs: readonly (readonly [string, Tensor])[],
+  ins: readonly (readonly [string, Tensor])[],
+): void {
+  for (const [name, o] of outs) {
+    for (const [iname, t] of [...ins, ...outs.filter(([n]) => n !== name)]) {
+      if (t.buffer === o.buffer) {
+        throw new GpuError(
+          `${op}: ${name} '${o.label}' ${shapeText(o.shape)} aliases ${iname} '${t.label}'`,
+        );
+      }
+    }
+  }
+}
+
 /** Throws, naming the op, unless `t` has element type `dtype`. */
 export function assertDType(op: string, name: string, t: Tensor, dtype: DType): void {
   if (t.dtype !== dtype) {
     throw new GpuError(`${op}: ${name} '${t.label}' is ${t.dtype}, expected ${dtype}`);
-  }
-}
-
-/**
- * Throws an error naming `label` and the first bad index when `values` holds NaN or ±Infinity.
- * Training calls it on read-back losses and norms so a divergence never passes silently.
- */
-export function assertFinite(values: ArrayLike<number> | number, label: string): void {
-  if (typeof values === "number") {
-    if (!Number.isFinite(values)) throw new RangeError(`${label} is not finite: ${values}`);
-    return;
-  }
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) {
-      throw new RangeError(`${label}[${i}] is not finite: ${values[i]}`);
-    }
   }
 }
 

@@ -279,11 +279,6 @@ interface BertScratch {
   dProbs: Tensor; // (B, H, T, T)
 }
 
-/** Dropout sites of one forward; each gets its own seed derived from the forward's. */
-function siteSeed(seed: number, site: string): number {
-  return seedFor(seed, site);
-}
-
 /**
  * BERT's parameters and gradients on the GPU, with a forward and a backward recorded into a
  * {@linkcode Batch}, following Hugging Face's BertModel (post-LayerNorm, GELU, additive -10000
@@ -472,12 +467,17 @@ export class BertModel {
       { N, C, eps },
     );
     if (pH > 0) {
-      dropoutForward(batch, r.xs[0], r.ln0, N * C, { p: pH, seed: siteSeed(r.seed, "emb") });
+      // Each dropout site gets its own seed, derived from the forward's.
+      dropoutForward(batch, r.xs[0], r.ln0, N * C, { p: pH, seed: seedFor(r.seed, "emb") });
     }
     for (let l = 0; l < c.numHiddenLayers; l++) {
       const a = r.layers[l], x = r.xs[l], p = `encoder.layer.${l}.`;
       const lin = (y: Tensor, inp: Tensor, name: string, inF: number, outF: number) =>
-        linearForward(batch, y, inp, P(p + name + ".weight"), P(p + name + ".bias"), N, inF, outF);
+        linearForward(batch, y, inp, P(p + name + ".weight"), P(p + name + ".bias"), {
+          rows: N,
+          inF,
+          outF,
+        });
       lin(a.q, x, "attention.self.query", C, C);
       lin(a.k, x, "attention.self.key", C, C);
       lin(a.v, x, "attention.self.value", C, C);
@@ -487,12 +487,12 @@ export class BertModel {
         H,
         D,
         dropoutP: pA,
-        seed: siteSeed(r.seed, `attn${l}`),
+        seed: seedFor(r.seed, `attn${l}`),
       });
       lin(r.tmpA, a.ctx, "attention.output.dense", C, C);
       let ao = r.tmpA;
       if (pH > 0) {
-        dropoutForward(batch, r.tmpB, r.tmpA, N * C, { p: pH, seed: siteSeed(r.seed, `ao${l}`) });
+        dropoutForward(batch, r.tmpB, r.tmpA, N * C, { p: pH, seed: seedFor(r.seed, `ao${l}`) });
         ao = r.tmpB;
       }
       residualForward(batch, a.res1, x, ao, N * C);
@@ -511,7 +511,7 @@ export class BertModel {
       lin(r.tmpA, a.act, "output.dense", I, C);
       let fo = r.tmpA;
       if (pH > 0) {
-        dropoutForward(batch, r.tmpB, r.tmpA, N * C, { p: pH, seed: siteSeed(r.seed, `fo${l}`) });
+        dropoutForward(batch, r.tmpB, r.tmpA, N * C, { p: pH, seed: seedFor(r.seed, `fo${l}`) });
         fo = r.tmpB;
       }
       residualForward(batch, a.res2, a.h1, fo, N * C);
@@ -596,9 +596,7 @@ export class BertModel {
           dY,
           x,
           P(p + name + ".weight"),
-          N,
-          inF,
-          outF,
+          { rows: N, inF, outF },
         );
       layernormBackward(
         batch,
@@ -614,7 +612,7 @@ export class BertModel {
       );
       let dfo = out;
       if (pH > 0) {
-        dropoutBackward(batch, s.t1, out, N * C, { p: pH, seed: siteSeed(r.seed, `fo${l}`) });
+        dropoutBackward(batch, s.t1, out, N * C, { p: pH, seed: seedFor(r.seed, `fo${l}`) });
         dfo = s.t1;
       }
       linB(s.dI1, dfo, a.act, "output.dense", I, C);
@@ -635,7 +633,7 @@ export class BertModel {
       );
       let dao = out;
       if (pH > 0) {
-        dropoutBackward(batch, s.t1, out, N * C, { p: pH, seed: siteSeed(r.seed, `ao${l}`) });
+        dropoutBackward(batch, s.t1, out, N * C, { p: pH, seed: seedFor(r.seed, `ao${l}`) });
         dao = s.t1;
       }
       linB(s.t2, dao, a.ctx, "attention.output.dense", C, C);
@@ -645,7 +643,7 @@ export class BertModel {
         H,
         D,
         dropoutP: pA,
-        seed: siteSeed(r.seed, `attn${l}`),
+        seed: seedFor(r.seed, `attn${l}`),
       });
       const x = r.xs[l];
       linB(s.t1, s.dq, x, "attention.self.query", C, C);
@@ -659,7 +657,7 @@ export class BertModel {
     }
     let dln0 = cur;
     if (pH > 0) {
-      dropoutBackward(batch, s.t1, cur, N * C, { p: pH, seed: siteSeed(r.seed, "emb") });
+      dropoutBackward(batch, s.t1, cur, N * C, { p: pH, seed: seedFor(r.seed, "emb") });
       dln0 = s.t1;
     }
     layernormBackward(

@@ -1,26 +1,13 @@
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { randn, rng } from "../testing/numeric.ts";
 import assert from "node:assert/strict";
-import { assertClose, gpuTest, randn, rng } from "../kernels/_testing.ts";
-import { assertThrows } from "../kernels/_assert.ts";
+import { TINY_BERT } from "../testing/tiny_bert.ts";
 import { GpuError } from "../kernels/device.ts";
-import { type HostTensor, tensor } from "../kernels/tensor.ts";
-import { readSafetensors } from "./safetensors.ts";
+import { tensor } from "../kernels/tensor.ts";
 import { BertModel, bertParamSpecs, initBertWeights } from "./bert.ts";
-import { BERT_PRESETS, type BertConfig, bertConfigFromHF } from "./config.ts";
+import { BERT_PRESETS } from "./config.ts";
 import { bertBackwardRef, bertForwardRef, toF64, zerosLikeRef } from "./reference.ts";
-
-/** The tiny test BERT: 2 layers, C 32, 2 heads, I 64, vocab 50. */
-export const TINY_TEST: BertConfig = {
-  ...BERT_PRESETS.tiny,
-  vocabSize: 50,
-  hiddenSize: 32,
-  numHiddenLayers: 2,
-  numAttentionHeads: 2,
-  intermediateSize: 64,
-  maxPositionEmbeddings: 16,
-  initializerRange: 0.2,
-};
-
-const FIXTURE = new URL("../tests/fixtures/bert_tiny/", import.meta.url);
 
 function inputs(B: number, T: number, lens: number[], V: number, seed: number) {
   const r = rng(seed);
@@ -37,34 +24,8 @@ function inputs(B: number, T: number, lens: number[], V: number, seed: number) {
   return { ids, types, mask };
 }
 
-gpuTest("BertModel matches the PyTorch parity fixture (tests/fixtures/bert_tiny)", async (gpu) => {
-  const cfg = bertConfigFromHF(
-    JSON.parse(await Deno.readTextFile(new URL("config.json", FIXTURE))),
-    "bert_tiny/config.json",
-  );
-  const file = await readSafetensors(new URL("model.safetensors", FIXTURE).pathname);
-  const weights = new Map<string, HostTensor>();
-  for (const [k, v] of file.tensors) weights.set(k, v);
-  const bert = BertModel.create(gpu, cfg, weights, { prefix: "" });
-  const expected = JSON.parse(await Deno.readTextFile(new URL("expected.json", FIXTURE)));
-  for (const c of expected.cases) {
-    const N = c.B * c.T;
-    const ids = tensor(gpu, [N], "ids", c.ids, "u32");
-    const types = tensor(gpu, [N], "types", c.type_ids, "u32");
-    const mask = tensor(gpu, [N], "mask", c.mask);
-    const b = gpu.batch("fixture");
-    const h = bert.forward(b, ids, types, mask, { B: c.B, T: c.T }, false);
-    b.submit();
-    // Padded rows are compared too: both sides compute them the same way.
-    assertClose(await h.read(), c.hidden, { atol: 2e-4, rtol: 2e-4 }, `fixture '${c.name}'`);
-    const ref = bertForwardRef(cfg, toF64(weights), c.ids, c.type_ids, c.mask, c.B, c.T, "");
-    assertClose(ref.hidden, c.hidden, { atol: 1e-9, rtol: 1e-9 }, `reference '${c.name}'`);
-  }
-  bert.destroy();
-});
-
 gpuTest("BertModel forward and backward match the float64 reference", async (gpu) => {
-  const cfg = TINY_TEST, B = 3, T = 7, C = cfg.hiddenSize;
+  const cfg = TINY_BERT, B = 3, T = 7, C = cfg.hiddenSize;
   const w = initBertWeights(cfg, 5);
   const bert = BertModel.create(gpu, cfg, w);
   const { ids, types, mask } = inputs(B, T, [7, 4, 1], cfg.vocabSize, 9);
@@ -93,7 +54,7 @@ gpuTest("BertModel forward and backward match the float64 reference", async (gpu
 gpuTest(
   "BertModel dropout: eval is deterministic, train differs by seed and repeats",
   async (gpu) => {
-    const cfg = { ...TINY_TEST, hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1 };
+    const cfg = { ...TINY_BERT, hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1 };
     const bert = BertModel.create(gpu, cfg, undefined, { seed: 1 });
     const B = 2, T = 5;
     const { ids, types, mask } = inputs(B, T, [5, 3], cfg.vocabSize, 4);
@@ -119,7 +80,7 @@ gpuTest(
 );
 
 gpuTest("BertModel.loadWeights() names missing, misshapen and unknown tensors", (gpu) => {
-  const cfg = TINY_TEST;
+  const cfg = TINY_BERT;
   const w = initBertWeights(cfg, 0);
   const bert = BertModel.create(gpu, cfg, w);
   const missing = new Map(w);
@@ -140,7 +101,7 @@ gpuTest("BertModel.loadWeights() names missing, misshapen and unknown tensors", 
 });
 
 gpuTest("BertModel.readWeights() returns what was loaded, with HF names", async (gpu) => {
-  const cfg = TINY_TEST;
+  const cfg = TINY_BERT;
   const w = initBertWeights(cfg, 3);
   const bert = BertModel.create(gpu, cfg, w);
   const back = await bert.readWeights();

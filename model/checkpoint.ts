@@ -17,6 +17,7 @@
  * @module
  */
 
+import { writeAtomically } from "../base/atomic.ts";
 import { type HostTensor, numel } from "../kernels/tensor.ts";
 import { type BertConfig, bertConfigFromHF } from "./config.ts";
 import { readPth } from "./pth.ts";
@@ -183,7 +184,8 @@ export function decodeCheckpoint(
 }
 
 /**
- * Writes `ckpt` to `path` atomically: a temporary file beside it, flushed, then renamed.
+ * Writes `ckpt` to `path` atomically (`base/atomic.ts`: a temporary file beside it, fsynced, then
+ * renamed).
  *
  * @example
  * ```ts
@@ -194,21 +196,9 @@ export function decodeCheckpoint(
  */
 export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<void> {
   const bytes = encodeCheckpoint(ckpt);
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
-  const tmp = `${dir}.${path.slice(slash + 1)}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    const f = await Deno.open(tmp, { write: true, createNew: true });
-    try {
-      let off = 0;
-      while (off < bytes.byteLength) off += await f.write(bytes.subarray(off));
-      await f.syncData();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, path);
+    await writeAtomically(path, [bytes]);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
     throw new TensorFileError(`${path}: cannot write checkpoint (${(e as Error).message})`);
   }
 }

@@ -1,5 +1,5 @@
+import { assertRejects, assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertRejects, assertThrows } from "../kernels/_assert.ts";
 import type { HostTensor } from "../kernels/tensor.ts";
 import {
   type Checkpoint,

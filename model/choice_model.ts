@@ -32,9 +32,9 @@ import {
   type BiAttentionBuffers,
   biattentionBuffers,
   biattentionForward,
-  copyRows,
   writeBiAttentionIndex,
 } from "../kernels/biattention.ts";
+import { copyRows } from "../kernels/copy.ts";
 import { linearBackward, linearForward } from "../kernels/matmul.ts";
 import {
   leakyReluBackward,
@@ -618,16 +618,11 @@ export class ChoiceModel {
     );
     let mem = hs;
     if (c.image) {
-      linearForward(
-        batch,
-        b.imgTok,
-        b.images,
-        H("image_linear.weight"),
-        H("image_linear.bias"),
-        S,
-        c.imageDim,
-        C,
-      );
+      linearForward(batch, b.imgTok, b.images, H("image_linear.weight"), H("image_linear.bias"), {
+        rows: S,
+        inF: c.imageDim,
+        outF: C,
+      });
       copyRows(batch, b.mem, b.imgTok, {
         R: S,
         width: C,
@@ -658,17 +653,33 @@ export class ChoiceModel {
       H("attn.dot_scale"),
       { A, S, Ta, Tm, C },
     );
-    linearForward(batch, b.pre1, b.cat, H("linear_1.weight"), H("linear_1.bias"), A * Ta, 4 * C, C);
+    linearForward(batch, b.pre1, b.cat, H("linear_1.weight"), H("linear_1.bias"), {
+      rows: A * Ta,
+      inF: 4 * C,
+      outF: C,
+    });
     reluForward(batch, b.z, b.pre1, A * Ta * C);
     maskedMeanForward(batch, b.pooled, b.z, b.actionMask, { R: A, T: Ta, C });
-    linearForward(batch, b.score, b.pooled, H("linear_2.weight"), H("linear_2.bias"), A, C, 1);
+    linearForward(batch, b.score, b.pooled, H("linear_2.weight"), H("linear_2.bias"), {
+      rows: A,
+      inF: C,
+      outF: 1,
+    });
     segmentLogSoftmaxForward(batch, b.logp, b.score, b.offsets, { S, N: A });
     let values: Tensor | null = null;
     if (opts.values) {
       copyRows(batch, b.cls, hs, { R: S, width: C, dStride: C, dOff: 0, sStride: Ts * C, sOff: 0 });
-      linearForward(batch, b.vpre, b.cls, H("linear_3.0.weight"), H("linear_3.0.bias"), S, C, V);
+      linearForward(batch, b.vpre, b.cls, H("linear_3.0.weight"), H("linear_3.0.bias"), {
+        rows: S,
+        inF: C,
+        outF: V,
+      });
       leakyReluForward(batch, b.vact, b.vpre, S * V);
-      linearForward(batch, b.values, b.vact, H("linear_3.2.weight"), H("linear_3.2.bias"), S, V, 1);
+      linearForward(batch, b.values, b.vact, H("linear_3.2.weight"), H("linear_3.2.bias"), {
+        rows: S,
+        inF: V,
+        outF: 1,
+      });
       values = b.values.view([S]);
     }
     this.#forwarded = { train, values: !!opts.values };
@@ -759,9 +770,7 @@ export class ChoiceModel {
       b.dScore,
       b.pooled,
       H("linear_2.weight"),
-      A,
-      C,
-      1,
+      { rows: A, inF: C, outF: 1 },
     );
     maskedMeanBackward(batch, b.dZ, b.dPooled, b.actionMask, { R: A, T: Ta, C });
     reluBackward(batch, b.dPre1, b.dZ, b.pre1, A * Ta * C);
@@ -773,9 +782,7 @@ export class ChoiceModel {
       b.dPre1,
       b.cat,
       H("linear_1.weight"),
-      A * Ta,
-      4 * C,
-      C,
+      { rows: A * Ta, inF: 4 * C, outF: C },
     );
     const hs = this.#hidden("state", S, Ts), haT = this.#hidden("action", A, Ta);
     const mem = c.image ? b.mem : hs;
@@ -821,9 +828,7 @@ export class ChoiceModel {
         b.dImg,
         b.images,
         H("image_linear.weight"),
-        S,
-        c.imageDim,
-        C,
+        { rows: S, inF: c.imageDim, outF: C },
       );
     }
     if (dValues) {
@@ -835,9 +840,7 @@ export class ChoiceModel {
         dValues,
         b.vact,
         H("linear_3.2.weight"),
-        S,
-        V,
-        1,
+        { rows: S, inF: V, outF: 1 },
       );
       leakyReluBackward(batch, b.dVpre, b.dVact, b.vpre, S * V);
       linearBackward(
@@ -848,9 +851,7 @@ export class ChoiceModel {
         b.dVpre,
         b.cls,
         H("linear_3.0.weight"),
-        S,
-        C,
-        V,
+        { rows: S, inF: C, outF: V },
       );
       copyRows(batch, b.dHs, b.dCls, {
         R: S,

@@ -1,6 +1,7 @@
+import { assertClose, assertThrows } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { randn } from "../testing/numeric.ts";
 import assert from "node:assert/strict";
-import { assertClose, gpuTest, randn } from "../kernels/_testing.ts";
-import { assertThrows } from "../kernels/_assert.ts";
 import { GpuError, requestGpu } from "../kernels/device.ts";
 import { tensor } from "../kernels/tensor.ts";
 import {
@@ -11,13 +12,14 @@ import {
   packChoiceBatch,
 } from "./choice_model.ts";
 import { choiceBackwardRef, choiceForwardRef, toF64, zerosLikeRef } from "./reference.ts";
-import { decisions, refInputs, TINY } from "./_choice_fixtures.ts";
+import { decisions, refInputs } from "./_choice_fixtures.ts";
+import { TINY_BERT } from "../testing/tiny_bert.ts";
 
 for (const image of [false, true]) {
   gpuTest(
     `ChoiceModel forward and gradients match the float64 reference (image=${image})`,
     async (gpu) => {
-      const cfg = choiceConfig(TINY, { image, imageDim: 8 });
+      const cfg = choiceConfig(TINY_BERT, { image, imageDim: 8 });
       const w = initChoiceWeights(cfg, 11);
       const model = ChoiceModel.create(gpu, cfg, w);
       const { states, actions } = decisions(1);
@@ -60,7 +62,7 @@ for (const image of [false, true]) {
 gpuTest(
   "ChoiceModel ignores padded state tokens and scores a batch as each decision alone",
   async (gpu) => {
-    const cfg = choiceConfig(TINY, { image: true, imageDim: 4 });
+    const cfg = choiceConfig(TINY_BERT, { image: true, imageDim: 4 });
     const model = ChoiceModel.create(gpu, cfg, undefined, { seed: 4 });
     const { states, actions } = decisions(3);
     const score = async (inp: ChoiceBatch) => {
@@ -107,7 +109,7 @@ gpuTest(
 );
 
 gpuTest("ChoiceModel.chosenLogp() gathers the targets' log-probs", async (gpu) => {
-  const model = ChoiceModel.create(gpu, choiceConfig(TINY), undefined, { seed: 6 });
+  const model = ChoiceModel.create(gpu, choiceConfig(TINY_BERT), undefined, { seed: 6 });
   const { states, actions } = decisions(5);
   const b = gpu.batch("chosen");
   const { logp } = model.score(b, packChoiceBatch(states, actions));
@@ -119,7 +121,7 @@ gpuTest("ChoiceModel.chosenLogp() gathers the targets' log-probs", async (gpu) =
 });
 
 gpuTest("ChoiceModel rejects bad inputs and weights by name", (gpu) => {
-  const cfg = choiceConfig(TINY);
+  const cfg = choiceConfig(TINY_BERT);
   const model = ChoiceModel.create(gpu, cfg, undefined, { seed: 1 });
   const { states, actions } = decisions(1);
   const inp = packChoiceBatch(states, actions);
@@ -144,7 +146,7 @@ gpuTest("ChoiceModel rejects bad inputs and weights by name", (gpu) => {
   );
   model.setInputs(inp);
   assertThrows(() => model.setTargets([3, 0, 0]), GpuError, "target 3 of state 0 is not in [0, 3)");
-  const w = initChoiceWeights(choiceConfig(TINY, { image: true }), 0);
+  const w = initChoiceWeights(choiceConfig(TINY_BERT, { image: true }), 0);
   assertThrows(() => model.loadWeights(w), GpuError, "image_linear.weight");
   const missing = initChoiceWeights(cfg, 0);
   missing.delete("attn.dot_scale");
@@ -155,7 +157,7 @@ gpuTest(
   "ChoiceModel.warmup() compiles every pipeline of a step and leaves the weights as they were",
   async () => {
     const gpu = await requestGpu(); // its own pipeline cache: earlier tests compiled on theirs
-    const cfg = choiceConfig(TINY);
+    const cfg = choiceConfig(TINY_BERT);
     const w = initChoiceWeights(cfg, 21);
     const model = ChoiceModel.create(gpu, cfg, w);
     const { states, actions } = decisions(3);

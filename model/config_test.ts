@@ -1,18 +1,16 @@
+import { assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertThrows } from "../kernels/_assert.ts";
+import { requires, SHARED_DIR, sharedFiles } from "../testing/requires.ts";
 import { BERT_PRESETS, bertConfigFromHF, bertConfigToHF, validateBertConfig } from "./config.ts";
 
-Deno.test("bertConfigFromHF() reads bert-base-uncased's config.json", async () => {
-  const url = new URL("../../shared/bert-base-uncased/config.json", import.meta.url);
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(await Deno.readTextFile(url));
-  } catch {
-    console.log(`skipped: ${url.pathname} is absent`);
-    return;
-  }
-  const c = bertConfigFromHF(json, url.pathname);
-  assert.deepEqual(c, BERT_PRESETS.base);
+requires([sharedFiles(["bert-base-uncased/config.json"], "bert-base-uncased's config")], {
+  name: "bertConfigFromHF() reads bert-base-uncased's config.json",
+  fn: async () => {
+    const url = new URL("bert-base-uncased/config.json", SHARED_DIR);
+    const json = JSON.parse(await Deno.readTextFile(url));
+    const c = bertConfigFromHF(json, url.pathname);
+    assert.deepEqual(c, BERT_PRESETS.base);
+  },
 });
 
 Deno.test("bertConfigToHF() and bertConfigFromHF() round-trip every preset", () => {

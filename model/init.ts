@@ -6,7 +6,7 @@
  * @module
  */
 
-import { mulberry32 } from "../kernels/random.ts";
+import { mulberry32 } from "../base/random.ts";
 
 /** A seeded generator of uniform floats in [0, 1) (mulberry32): same seed, same weights. */
 export const seededUniform: (seed: number) => () => number = mulberry32;

@@ -1,5 +1,5 @@
+import { rng } from "../testing/numeric.ts";
 import assert from "node:assert/strict";
-import { rng } from "../kernels/_testing.ts";
 import type { BertConfig } from "./config.ts";
 import { choiceConfig, initChoiceWeights } from "./choice_model.ts";
 import {

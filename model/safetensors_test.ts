@@ -1,5 +1,5 @@
+import { assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertThrows } from "../kernels/_assert.ts";
 import type { HostTensor } from "../kernels/tensor.ts";
 import { readPth } from "./pth.ts";
 import {

@@ -44,22 +44,6 @@ export function webshopProcess(s: string): string {
   );
 }
 
-/**
- * WebShop's goal clean-up (train_choice_il.py `process_goal`): as {@linkcode webshopProcess}
- * (without restoring `[SEP]`), minus the page header and search button, and without the price
- * clause.
- */
-export function webshopProcessGoal(s: string): string {
-  let t = s.toLowerCase().replaceAll('"', "").replaceAll("'", "");
-  t = t.replaceAll("amazon shopping game\ninstruction:", "").replaceAll(
-    "webshop\ninstruction:",
-    "",
-  );
-  t = t.replaceAll("\n[button] search [button_]", "").trim();
-  const cut = t.indexOf(", and price lower than");
-  return cut >= 0 ? t.slice(0, cut) : t;
-}
-
 /** Options of {@linkcode BertTokenizer.encode}. */
 export interface EncodeOptions {
   /** Longest result in tokens, special tokens included (default: no limit). */

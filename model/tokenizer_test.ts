@@ -1,86 +1,65 @@
+import { assertRejects, assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertRejects, assertThrows } from "../kernels/_assert.ts";
-import {
-  BertTokenizer,
-  WEBSHOP_SPECIAL_TOKENS,
-  webshopProcess,
-  webshopProcessGoal,
-} from "./tokenizer.ts";
+import { BERT_BASE_TOKENIZER, requires, SHARED_DIR } from "../testing/requires.ts";
+import { BertTokenizer, WEBSHOP_SPECIAL_TOKENS, webshopProcess } from "./tokenizer.ts";
 
-const SHARED_BERT = new URL("../../shared/bert-base-uncased/", import.meta.url).pathname;
+const SHARED_BERT = new URL("bert-base-uncased/", SHARED_DIR).pathname;
 const TINY = new URL("../tests/fixtures/bert_tiny/", import.meta.url).pathname;
 
-async function bertBase(name: string): Promise<BertTokenizer | null> {
-  try {
-    await Deno.stat(`${SHARED_BERT}tokenizer.json`);
-  } catch {
-    console.log(`skipped '${name}': ${SHARED_BERT}tokenizer.json is absent`);
-    return null;
-  }
-  return await BertTokenizer.load(SHARED_BERT);
-}
-
-Deno.test("BertTokenizer matches Hugging Face ids of bert-base-uncased (from vocab.txt)", async () => {
-  const tok = await bertBase("bert-base ids");
-  if (!tok) return;
-  // Ids looked up by hand in vocab.txt (line number - 1); splits as HF's BertTokenizerFast makes.
-  const cases: [string, number[]][] = [
-    ["hello world", [101, 7592, 2088, 102]],
-    ["[button] buy now [button_]", [101, 30522, 4965, 2085, 30523, 102]],
-    [
-      "[clicked button] size [clicked button_] [SEP] unaffable",
-      [101, 30524, 2946, 30525, 102, 14477, 20961, 3468, 102],
-    ],
-    ["Héllo, naïve café! 12.5oz", [
-      101,
-      7592,
-      1010,
-      15743,
-      7668,
-      999,
-      2260,
-      1012,
-      1019,
-      18153,
-      102,
-    ]],
-  ];
-  for (const [text, ids] of cases) assert.deepEqual(tok.encode(text), ids, text);
-  assert.equal(tok.vocabSize, 30526);
-  WEBSHOP_SPECIAL_TOKENS.forEach((t, i) => assert.equal(tok.tokenToId(t), 30522 + i));
-  assert.deepEqual([tok.clsId, tok.sepId, tok.padId, tok.unkId], [101, 102, 0, 100]);
-  assert.match(tok.identity, /^sha256:[0-9a-f]{64}\+webshop$/);
-  assert.equal(tok.decode([101, 30522, 4965, 2085, 30523, 102]), "buy now");
+requires([BERT_BASE_TOKENIZER], {
+  name: "BertTokenizer matches Hugging Face ids of bert-base-uncased (from vocab.txt)",
+  fn: async () => {
+    const tok = await BertTokenizer.load(SHARED_BERT);
+    // Ids looked up by hand in vocab.txt (line number - 1); splits as HF's BertTokenizerFast makes.
+    const cases: [string, number[]][] = [
+      ["hello world", [101, 7592, 2088, 102]],
+      ["[button] buy now [button_]", [101, 30522, 4965, 2085, 30523, 102]],
+      [
+        "[clicked button] size [clicked button_] [SEP] unaffable",
+        [101, 30524, 2946, 30525, 102, 14477, 20961, 3468, 102],
+      ],
+      ["Héllo, naïve café! 12.5oz", [
+        101,
+        7592,
+        1010,
+        15743,
+        7668,
+        999,
+        2260,
+        1012,
+        1019,
+        18153,
+        102,
+      ]],
+    ];
+    for (const [text, ids] of cases) assert.deepEqual(tok.encode(text), ids, text);
+    assert.equal(tok.vocabSize, 30526);
+    WEBSHOP_SPECIAL_TOKENS.forEach((t, i) => assert.equal(tok.tokenToId(t), 30522 + i));
+    assert.deepEqual([tok.clsId, tok.sepId, tok.padId, tok.unkId], [101, 102, 0, 100]);
+    assert.match(tok.identity, /^sha256:[0-9a-f]{64}\+webshop$/);
+    assert.equal(tok.decode([101, 30522, 4965, 2085, 30523, 102]), "buy now");
+  },
 });
 
-Deno.test("BertTokenizer.encodeState() cleans and truncates from the left as WebShop does", async () => {
-  const tok = await bertBase("bert-base truncation");
-  if (!tok) return;
-  const obs = 'Back to Search [SEP] "Red" shoe\'s [SEP] ' + "size ".repeat(600) +
-    "[button] Buy Now [button_]";
-  const ids = tok.encodeState(obs);
-  assert.equal(ids.length, 512);
-  assert.equal(ids[0], 101);
-  // The end survives (left truncation): ... size [button] buy now [button_] [SEP]
-  assert.deepEqual(ids.slice(-6), [2946, 30522, 4965, 2085, 30523, 102]);
-  const short = tok.encodeState('Back to Search [SEP] "Red" shoe\'s');
-  assert.deepEqual(short, tok.encode("back to search [SEP] red shoes"));
-  assert.equal(tok.encodeAction("click[" + "very ".repeat(100) + "long item]").length, 64);
+requires([BERT_BASE_TOKENIZER], {
+  name: "BertTokenizer.encodeState() cleans and truncates from the left as WebShop does",
+  fn: async () => {
+    const tok = await BertTokenizer.load(SHARED_BERT);
+    const obs = 'Back to Search [SEP] "Red" shoe\'s [SEP] ' + "size ".repeat(600) +
+      "[button] Buy Now [button_]";
+    const ids = tok.encodeState(obs);
+    assert.equal(ids.length, 512);
+    assert.equal(ids[0], 101);
+    // The end survives (left truncation): ... size [button] buy now [button_] [SEP]
+    assert.deepEqual(ids.slice(-6), [2946, 30522, 4965, 2085, 30523, 102]);
+    const short = tok.encodeState('Back to Search [SEP] "Red" shoe\'s');
+    assert.deepEqual(short, tok.encode("back to search [SEP] red shoes"));
+    assert.equal(tok.encodeAction("click[" + "very ".repeat(100) + "long item]").length, 64);
+  },
 });
 
-Deno.test("webshopProcess() and webshopProcessGoal() mirror train_choice_il.py", () => {
+Deno.test("webshopProcess() mirrors train_choice_il.py process", () => {
   assert.equal(webshopProcess('  Men\'s "Slim" [sep] Shirt '), "mens slim [SEP] shirt");
-  assert.equal(
-    webshopProcessGoal(
-      'WebShop\nInstruction:  \ni need a "red" dress, and price lower than 40.00 dollars\n' +
-        "[button] Search [button_]",
-    ),
-    "i need a red dress",
-  );
-  assert.equal(
-    webshopProcessGoal("Amazon Shopping Game\nInstruction: Women's shoes"),
-    "womens shoes",
-  );
 });
 
 Deno.test("BertTokenizer on the tiny fixture agrees with the fixture's Python tokenizer", async () => {

@@ -1,5 +1,5 @@
+import { assertThrows } from "../testing/assert.ts";
 import assert from "node:assert/strict";
-import { assertThrows } from "../kernels/_assert.ts";
 import { BertTokenizer } from "./tokenizer.ts";
 import { bertWords, buildWordPiece, learnWordPieceVocab, writeWordPiece } from "./wordpiece.ts";
 

@@ -1,7 +1,7 @@
 /**
  * Kernel benchmark: `deno task bench:kernels [--json] [--op name] [--reps N]`.
  *
- * For each case of kernels/_bench/{matmul,nn,train}.ts: compile and warm up, then time several
+ * For each case of kernels/_bench/{matmul,nn,train_step}.ts: compile and warm up, then time several
  * submits of `reps` runs each (synced with gpu.sync(); the latency of an empty submit, measured
  * first, is subtracted from each) and report the median ms per run, GFLOP/s
  * or GB/s (memory-bound cases also as a fraction of the copy kernel's GB/s), the CPU reference
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     null;
   const submits = intFlag("bench:kernels", USAGE, "submits", args.submits, 5, 1, 1000);
 
-  const all = [...matmulCases, ...await optionalCases("nn"), ...await optionalCases("train")];
+  const all = [...matmulCases, ...await optionalCases("nn"), ...await optionalCases("train_step")];
   const selected = all.filter((c) => !args.op || c.op.includes(args.op));
   if (!selected.length) {
     usageError(

@@ -1,5 +1,5 @@
+import { gpuTest } from "../testing/gpu.ts";
 import assert from "node:assert/strict";
-import { gpuTest } from "../kernels/_testing.ts";
 
 const SCRIPT = new URL("./bench_kernels.ts", import.meta.url).pathname;
 

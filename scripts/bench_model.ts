@@ -5,6 +5,10 @@
  * GFLOP/s (matmul FLOPs; a training step counts 3× the forward's), next to one 512×768×768
  * matmul timed in the same run, and appends JSON lines to runs/bench/model.jsonl.
  *
+ * Where a python3 with torch is installed, the same model at the same shapes in PyTorch
+ * (scripts/bench_model_torch.py, a reference only) runs beside ours, one torch rep after each of
+ * ours, and the table adds its ms and our speed relative to it (ours dec/s ÷ torch dec/s).
+ *
  * @module
  */
 
@@ -25,6 +29,7 @@ import { matmulReference, median } from "./_bench_ref.ts";
 import { imitationMicroStep } from "../train/il.ts";
 import { ImitationLoss } from "../train/imitation_loss.ts";
 import { ModelOptimizer } from "../train/optimizer.ts";
+import { torchInfoText, TorchPeer } from "./_bench_torch.ts";
 
 const USAGE = `usage: deno task bench:model [options]
   --presets LIST      sizes, comma-separated: main (the main job's model: nano, vocab 3014),
@@ -35,6 +40,8 @@ const USAGE = `usage: deno task bench:model [options]
   --action-len N      tokens per action (default 64)
   --reps N            timed repetitions (default 3; base uses 1)
   --no-train          time the forward only
+  --no-torch          skip the PyTorch peer (scripts/bench_model_torch.py)
+  --torch-threads N   torch and OpenBLAS threads of the peer (default 2)
   --out FILE          JSON lines output (default runs/bench/model.jsonl)
   --help              this text`;
 
@@ -72,6 +79,8 @@ async function main(): Promise<void> {
         "action-len": { type: "string", default: "64" },
         reps: { type: "string" },
         "no-train": { type: "boolean", default: false },
+        "no-torch": { type: "boolean", default: false },
+        "torch-threads": { type: "string", default: "2" },
         out: { type: "string", default: "runs/bench/model.jsonl" },
         help: { type: "boolean", default: false },
       },
@@ -106,6 +115,7 @@ async function main(): Promise<void> {
   const stateLen = int(v["state-len"]!, "state-len"), actions = int(v.actions!, "actions");
   const actionLen = int(v["action-len"]!, "action-len");
   const train = !v["no-train"];
+  const torchThreads = int(v["torch-threads"]!, "torch-threads");
 
   const gpu = await requestGpu();
   const device = `${gpu.report.description || gpu.report.vendor} (${gpu.report.backend})`;
@@ -123,6 +133,22 @@ async function main(): Promise<void> {
     results.write(lines.at(-1));
   }
   const matmulGflops = lines[0].gflops as number;
+
+  // The PyTorch peer, where installed: started after our matmul so its start is not timed.
+  let torch: TorchPeer | null = null;
+  if (!v["no-torch"]) {
+    const started = await TorchPeer.start(torchThreads);
+    if (typeof started === "string") console.log(started);
+    else {
+      torch = started;
+      console.log(`torch peer: ${torchInfoText(torch.info)}`);
+    }
+  }
+  const dropTorch = async (e: unknown) => {
+    console.log(`${(e as Error).message}; continuing without torch`);
+    await torch?.close();
+    torch = null;
+  };
 
   const rows: string[][] = [];
   // Progress over the (preset, decisions, mode) cases, with the time left.
@@ -156,9 +182,27 @@ async function main(): Promise<void> {
       const dims = model.setInputs(inp);
       const tokens = dims.S * dims.Ts + dims.A * dims.Ta;
       const fwdFlops = choiceForwardFlops(cfg, dims);
-      const modes = train ? ["forward", "train"] : ["forward"];
+      const modes = train ? ["forward", "train"] as const : ["forward"] as const;
+      if (torch) {
+        await torch.setCase({
+          vocab: bertCfg.vocabSize,
+          hidden: bertCfg.hiddenSize,
+          layers: bertCfg.numHiddenLayers,
+          heads: bertCfg.numAttentionHeads,
+          intermediate: bertCfg.intermediateSize,
+          max_positions: bertCfg.maxPositionEmbeddings,
+          value_hidden: cfg.valueHidden,
+          dropout: bertCfg.hiddenDropoutProb,
+          attention_dropout: bertCfg.attentionProbsDropoutProb,
+          eps: bertCfg.layerNormEps,
+          decisions: n,
+          state_len: stateLen,
+          actions,
+          action_len: actionLen,
+        }).catch(dropTorch);
+      }
       for (const mode of modes) {
-        const times: number[] = [];
+        const times: number[] = [], torchTimes: number[] = [];
         for (let i = 0; i < warmup + reps; i++) {
           console.error(
             `${preset} x${n} ${mode}: ${
@@ -179,12 +223,39 @@ async function main(): Promise<void> {
           }
           await gpu.sync(`bench ${mode}`);
           if (i >= warmup) times.push(performance.now() - t0);
+          // Torch's rep right after ours, so both see the same load.
+          if (torch) {
+            const ms = await torch.rep(mode).catch(dropTorch);
+            if (typeof ms === "number" && i >= warmup) torchTimes.push(ms);
+          }
         }
         casesDone++;
         const ms = median(times);
         const flops = mode === "forward" ? fwdFlops : 3 * fwdFlops;
         const gflops = flops / (ms * 1e6);
         const tps = tokens / (ms / 1000);
+        const torchMs = torch && torchTimes.length === reps ? median(torchTimes) : null;
+        if (torchMs !== null) {
+          lines.push({
+            bench: "model",
+            case: `torch choice ${mode}`,
+            preset,
+            decisions: n,
+            stateLen,
+            actions,
+            actionLen,
+            tokens,
+            ms: torchMs,
+            decisionsPerS: n / (torchMs / 1000),
+            gflop: flops / 1e9,
+            gflops: flops / (torchMs * 1e6),
+            vsMatmul: flops / (torchMs * 1e6) / matmulGflops,
+            reps,
+            ...torch!.info,
+            stamp,
+          });
+          results.write(lines.at(-1));
+        }
         lines.push({
           bench: "model",
           case: `choice ${mode}`,
@@ -200,6 +271,8 @@ async function main(): Promise<void> {
           gflop: flops / 1e9,
           gflops,
           vsMatmul: gflops / matmulGflops,
+          torchMs,
+          vsTorch: torchMs === null ? null : torchMs / ms,
           reps,
           device,
           stamp,
@@ -215,6 +288,9 @@ async function main(): Promise<void> {
           (flops / 1e9).toFixed(1),
           gflops.toFixed(1),
           (gflops / matmulGflops).toFixed(2),
+          torchMs === null ? "-" : torchMs.toFixed(1),
+          torchMs === null ? "-" : (flops / (torchMs * 1e6)).toFixed(1),
+          torchMs === null ? "-" : (torchMs / ms).toFixed(2),
         ]);
         results.write(lines.at(-1));
         console.log(rows.at(-1)!.join("\t"));
@@ -235,11 +311,18 @@ async function main(): Promise<void> {
     "GFLOP",
     "GFLOP/s",
     "vs matmul",
+    "torch ms",
+    "torch GFLOP/s",
+    "vs torch",
   ];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padStart(width[i])).join("  ");
   console.log(`\n${fmt(head)}\n${rows.map(fmt).join("\n")}`);
   console.log(`matmul 512x768x768 reference: ${matmulGflops.toFixed(1)} GFLOP/s`);
+  if (torch) {
+    console.log(`vs torch = ours dec/s ÷ torch dec/s; ${torchInfoText(torch.info)}`);
+    await torch.close();
+  }
   results.close();
   console.log(`wrote ${lines.length} lines to ${v.out}`);
 }

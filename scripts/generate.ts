@@ -14,7 +14,7 @@ import { AgentEncoder } from "../agent/encoder.ts";
 import { ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs, rollout } from "../agent/rollout.ts";
 import { writeDemonstrations } from "../env/demos.ts";
-import { goalIndicesForSplit } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
 import { requestGpu } from "../kernels/device.ts";
 import { ChoiceModel } from "../model/choice_model.ts";
 import { prepareData } from "../train/data.ts";

@@ -22,7 +22,8 @@ import {
   generateSyntheticCatalog,
   writeSyntheticCatalog,
 } from "../env/synthetic.ts";
-import { goalIndicesForSplit, type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
+import { goalIndicesForSplit, type GoalSplit } from "../env/goals.ts";
+import { WebShopEnv } from "../env/webshop_env.ts";
 import { intFlag, MAX_SYNTHETIC_PRODUCTS, parseFlags, runMain, usageError } from "./_cli.ts";
 
 const USAGE = `usage: deno task make:synthetic --out <dir> [options]

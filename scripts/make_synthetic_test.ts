@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadDemonstrations, replayDemonstrations } from "../env/demos.ts";
-import { openCatalog } from "../env/synthetic.ts";
+import { openCatalog } from "../env/catalog.ts";
 import { WebShopEnv } from "../env/webshop_env.ts";
 
 const SCRIPT = new URL("./make_synthetic.ts", import.meta.url).pathname;

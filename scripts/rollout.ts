@@ -15,8 +15,9 @@ import { OraclePolicy, type Policy, RandomPolicy, runEpisode } from "../env/poli
 import { describeLoad } from "../env/loaders.ts";
 import { DEFAULT_REWARD_MODE, REWARD_MODES, type RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
-import { openCatalog } from "../env/synthetic.ts";
-import { goalIndicesForSplit, type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
+import { openCatalog } from "../env/catalog.ts";
+import { goalIndicesForSplit, type GoalSplit } from "../env/goals.ts";
+import { WebShopEnv } from "../env/webshop_env.ts";
 import {
   CliError,
   intFlag,

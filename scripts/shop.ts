@@ -22,8 +22,9 @@ import { readDemonstrations, replayDemonstrations } from "../env/demos.ts";
 import { describeLoad } from "../env/loaders.ts";
 import { DEFAULT_REWARD_MODE, REWARD_MODES, type RewardMode } from "../env/reward.ts";
 import { PRODUCT_WINDOW } from "../env/search.ts";
-import { type LoadedCatalog, openCatalog } from "../env/synthetic.ts";
-import { type GoalSplit, WebShopEnv } from "../env/webshop_env.ts";
+import { type LoadedCatalog, openCatalog } from "../env/catalog.ts";
+import type { GoalSplit } from "../env/goals.ts";
+import { WebShopEnv } from "../env/webshop_env.ts";
 import {
   CliError,
   intFlag,

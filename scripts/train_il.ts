@@ -17,7 +17,7 @@
 import { loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder } from "../agent/encoder.ts";
 import { makeEnvs } from "../agent/rollout.ts";
-import { goalIndicesForSplit } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
 import { requestGpu } from "../kernels/device.ts";
 import { ChoiceModel } from "../model/choice_model.ts";
 import type { TrainContext } from "../train/common.ts";

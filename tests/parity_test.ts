@@ -6,8 +6,10 @@
  * and the encode CLI are each compared with torch's numbers.
  */
 
+import { assertClose } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
 import assert from "node:assert/strict";
-import { assertClose, gpuTest } from "../kernels/_testing.ts";
+import { requires, TORCH_FIXTURE } from "../testing/requires.ts";
 import type { Gpu } from "../kernels/device.ts";
 import { type HostTensor, tensor } from "../kernels/tensor.ts";
 import { BertModel, bertParamSpecs } from "../model/bert.ts";
@@ -87,15 +89,18 @@ Deno.test("bertTensorNames() agrees with BertModel's parameter specs", () => {
   assert.deepEqual(key(mine), key(bertParamSpecs(c)));
 });
 
-Deno.test("bertForwardRef() (float64 CPU) matches the PyTorch fixture", async () => {
-  const hf = await loadHfBert(FIXTURE);
-  const w = toF64(hf.weights);
-  for (const c of await cases()) {
-    const { hidden } = bertForwardRef(hf.config, w, c.ids, c.type_ids, c.mask, c.B, c.T);
-    const e = errors(hidden, c.hidden);
-    console.log(`f64 reference vs torch, ${c.name}: ${fmt(e)}`);
-    assertClose(hidden, c.hidden, { atol: 1e-9, rtol: 1e-9 }, `reference ${c.name}`);
-  }
+requires([TORCH_FIXTURE], {
+  name: "bertForwardRef() (float64 CPU) matches the PyTorch fixture",
+  fn: async () => {
+    const hf = await loadHfBert(FIXTURE);
+    const w = toF64(hf.weights);
+    for (const c of await cases()) {
+      const { hidden } = bertForwardRef(hf.config, w, c.ids, c.type_ids, c.mask, c.B, c.T);
+      const e = errors(hidden, c.hidden);
+      console.log(`f64 reference vs torch, ${c.name}: ${fmt(e)}`);
+      assertClose(hidden, c.hidden, { atol: 1e-9, rtol: 1e-9 }, `reference ${c.name}`);
+    }
+  },
 });
 
 gpuTest(
@@ -119,6 +124,7 @@ gpuTest(
       }
     }
   },
+  [TORCH_FIXTURE],
 );
 
 gpuTest("deno task encode reproduces the fixture's ids and hidden states", async () => {
@@ -156,7 +162,7 @@ gpuTest("deno task encode reproduces the fixture's ids and hidden states", async
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
+}, [TORCH_FIXTURE]);
 
 Deno.test("encode CLI prints usage on unknown flags", async () => {
   const run = await new Deno.Command(Deno.execPath(), {

@@ -4,15 +4,15 @@
  * loss ln 2, the chosen action's log-ratio rises), exact resume and a NaN that stops the run.
  */
 
+import { gpuTest } from "../testing/gpu.ts";
 import assert from "node:assert/strict";
 import { loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder } from "../agent/encoder.ts";
 import { OracleAgent, scoreDecisions } from "../agent/policy.ts";
 import { makeEnvs, rollout } from "../agent/rollout.ts";
 import { loadDemonstrations, replayDemonstration, writeDemonstrations } from "../env/demos.ts";
-import { goalIndicesForSplit } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
 import type { Gpu } from "../kernels/device.ts";
-import { gpuTest } from "../kernels/_testing.ts";
 import { ChoiceModel } from "../model/choice_model.ts";
 import type { TrainContext } from "../train/common.ts";
 import { prepareData, type TrainData } from "../train/data.ts";
@@ -208,7 +208,13 @@ gpuTest("IL -> generate -> DPO end to end, with exact resume and a NaN stop", as
       assert.ok(Math.abs(l - full[i]) < 1e-6, `update ${i + 1}: ${l} vs ${full[i]}`)
     );
 
-    // 5. A NaN weight stops the run naming the step; the checkpoint written before is intact.
+    // 5. A spent time budget ends the run as finished (final checkpoint), not as interrupted.
+    const t = await dpoRun(gpu, data, refPath, `${dir}/dpo-budget`, { ...cfg, timeBudget: 1e-9 });
+    t.ctx.model.destroy();
+    assert.deepEqual([t.out.steps, t.out.outOfTime, t.out.interrupted], [0, true, false]);
+    assert.equal((await loadAgent(`${dir}/dpo-budget/final.safetensors`)).step, 0);
+
+    // 6. A NaN weight stops the run naming the step; the checkpoint written before is intact.
     const ref = await loadAgent(refPath);
     const bad = new Map(ref.weights);
     const name = "linear_2.weight";

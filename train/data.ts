@@ -12,17 +12,14 @@ import { generateDemonstrations, loadDemonstrations, writeDemonstrations } from 
 import { ExpertPolicy } from "../env/expert.ts";
 import type { RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
-import {
-  generateSyntheticCatalog,
-  type LoadedCatalog,
-  openCatalog,
-  writeSyntheticCatalog,
-} from "../env/synthetic.ts";
+import { type LoadedCatalog, openCatalog } from "../env/catalog.ts";
+import { generateSyntheticCatalog, writeSyntheticCatalog } from "../env/synthetic.ts";
 import type { RawIlTrajectory } from "../env/types.ts";
-import { goalIndicesForSplit, WebShopEnv } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
+import { WebShopEnv } from "../env/webshop_env.ts";
 import { BertTokenizer } from "../model/tokenizer.ts";
 import { buildWordPiece } from "../model/wordpiece.ts";
-import { writeTextAtomically } from "../env/files.ts";
+import { writeAtomically } from "../base/atomic.ts";
 
 /** Where the data comes from. */
 export interface DataConfig {
@@ -86,11 +83,11 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Makes (when absent) and loads everything a trainer needs. `say` reports what it built. */
-export async function prepareData(
-  cfg: DataConfig,
+/** The catalog and its search index, made (the synthetic one, cached) or read from a folder. */
+export async function prepareCatalog(
+  cfg: Pick<DataConfig, "catalog" | "products" | "catalogSeed" | "cacheDir">,
   say: (line: string) => void = console.log,
-): Promise<TrainData> {
+): Promise<{ catalog: LoadedCatalog; engine: SearchEngine; catalogDir: string }> {
   let catalogDir = cfg.catalog;
   if (cfg.catalog === "synthetic") {
     catalogDir = `${cfg.cacheDir}/synthetic-p${cfg.products}-s${cfg.catalogSeed}`;
@@ -106,8 +103,16 @@ export async function prepareData(
     }
   }
   const catalog = await openCatalog(catalogDir);
-  const engine = new SearchEngine(catalog.products);
+  return { catalog, engine: new SearchEngine(catalog.products), catalogDir };
+}
 
+/** The tokenizer: a WordPiece vocabulary learned from the catalog (cached), or a file/folder. */
+export async function prepareTokenizer(
+  cfg: Pick<DataConfig, "catalog" | "tokenizer" | "vocabSize" | "cacheDir">,
+  catalog: LoadedCatalog,
+  catalogDir: string,
+  say: (line: string) => void = console.log,
+): Promise<{ tokenizer: BertTokenizer; tokenizerPath: string }> {
   let tokenizerPath = cfg.tokenizer;
   if (cfg.tokenizer === "wordpiece") {
     const base = cfg.catalog === "synthetic" ? catalogDir : cfg.cacheDir;
@@ -116,14 +121,23 @@ export async function prepareData(
       const t0 = performance.now();
       const json = buildWordPiece(catalogText(catalog), { vocabSize: cfg.vocabSize });
       await Deno.mkdir(base, { recursive: true });
-      await writeTextAtomically(tokenizerPath, [JSON.stringify(json)]);
+      await writeAtomically(tokenizerPath, [JSON.stringify(json)]);
       say(
         `data: learned a ${cfg.vocabSize}-piece WordPiece vocabulary from the catalog in ` +
           `${((performance.now() - t0) / 1000).toFixed(1)} s (${tokenizerPath})`,
       );
     }
   }
-  const tokenizer = await BertTokenizer.load(tokenizerPath);
+  return { tokenizer: await BertTokenizer.load(tokenizerPath), tokenizerPath };
+}
+
+/** Makes (when absent) and loads everything a trainer needs. `say` reports what it built. */
+export async function prepareData(
+  cfg: DataConfig,
+  say: (line: string) => void = console.log,
+): Promise<TrainData> {
+  const { catalog, engine, catalogDir } = await prepareCatalog(cfg, say);
+  const { tokenizer, tokenizerPath } = await prepareTokenizer(cfg, catalog, catalogDir, say);
 
   let demosPath = cfg.demos;
   if (cfg.demos === "expert") {

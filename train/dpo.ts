@@ -36,8 +36,16 @@ export interface DpoConfig {
   lossType: DpoLossType;
   /** cDPO / robust ε (0). */
   labelSmoothing: number;
+  /** Weight of the chosen actions' NLL added to the loss (TRL's rpo_alpha; 0: none). */
+  rpoAlpha: number;
   /** Optimizer updates. */
   steps: number;
+  /**
+   * Wall-clock budget in minutes (0: none): updates stop when it is spent, and the run ends as
+   * one that reached `steps` (final evaluation, final.safetensors). The main job counts it from
+   * the start of the DPO phase, so the reference pass is inside it.
+   */
+  timeBudget: number;
   /** Demonstrations per update (1: one update after each episode, as the paper). */
   episodesPerUpdate: number;
   /** Peak learning rate. */
@@ -67,7 +75,9 @@ export const DPO_DEFAULTS: DpoConfig = {
   beta: 0.1,
   lossType: "sigmoid",
   labelSmoothing: 0,
+  rpoAlpha: 0,
   steps: 3000,
+  timeBudget: 0,
   episodesPerUpdate: 1,
   lr: 1e-5,
   weightDecay: 0,
@@ -99,6 +109,9 @@ export function validateDpoConfig(c: DpoConfig): DpoConfig {
   int("checkpointEvery", 0);
   int("evalEvery", 0);
   if (!(c.lr > 0)) throw new RangeError(`dpo config: lr must be positive, got ${c.lr}`);
+  if (!(c.timeBudget >= 0)) {
+    throw new RangeError(`dpo config: timeBudget must be >= 0 minutes, got ${c.timeBudget}`);
+  }
   if (!(c.weightDecay >= 0)) throw new RangeError(`dpo config: weightDecay must be >= 0`);
   if (!(c.clip >= 0)) throw new RangeError(`dpo config: clip must be >= 0`);
   if (c.schedule !== "linear" && c.schedule !== "constant") {
@@ -185,6 +198,8 @@ export async function referenceLogps(
 export interface DpoOutcome {
   steps: number;
   interrupted: boolean;
+  /** Whether the time budget ended the updates before `steps`. */
+  outOfTime: boolean;
   checkpoint: string;
   evals: Record<string, number>[];
   /** Loss and metrics of the first update run (ln 2 and zero margins from the reference). */
@@ -201,7 +216,12 @@ export async function trainDpo(
   episodes: readonly Episode[],
   reference: Map<IlExample, Float32Array>,
   opt: ModelOptimizer,
-  opts: { start?: number; label?: string } = {},
+  opts: {
+    start?: number;
+    label?: string;
+    /** When the time budget ends, in performance.now() ms (default: now + cfg.timeBudget). */
+    deadline?: number;
+  } = {},
 ): Promise<DpoOutcome> {
   const { model, encoder, log } = ctx;
   if (episodes.length === 0) {
@@ -214,6 +234,9 @@ export async function trainDpo(
   const evals: Record<string, number>[] = [];
   let first: Record<string, number> | null = null;
   log.startClock(step);
+  const deadline = opts.deadline ??
+    (cfg.timeBudget > 0 ? performance.now() + cfg.timeBudget * 60_000 : Infinity);
+  let outOfTime = false;
   const runEval = async () => {
     const row = { step, ...(await greedyEval(ctx)) };
     if (Object.keys(row).length > 1) {
@@ -223,6 +246,11 @@ export async function trainDpo(
     }
   };
   while (step < cfg.steps && !ctx.interrupt.requested) {
+    if (performance.now() >= deadline) {
+      outOfTime = true;
+      log.say(`${label}: time budget of ${cfg.timeBudget} min spent after ${step} updates`);
+      break;
+    }
     const rng = seedrandom.alea(`dpo-rejected:${cfg.seed}:${step}`);
     const ex = dpoEpisodeIndices(cfg, episodes.length, step).flatMap((i) => episodes[i].examples);
     const rejected = ex.map((e) => {
@@ -293,7 +321,7 @@ export async function trainDpo(
     }
     if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < cfg.steps) await runEval();
   }
-  const interrupted = step < cfg.steps;
+  const interrupted = step < cfg.steps && !outOfTime;
   if (!interrupted) await runEval();
   const checkpoint = await saveTrainCheckpoint(
     ctx,
@@ -303,5 +331,5 @@ export async function trainDpo(
   );
   if (!interrupted) await Deno.remove(`${log.dir}/last.safetensors`).catch(() => {});
   dLogpT?.destroy();
-  return { steps: step, interrupted, checkpoint, evals, first };
+  return { steps: step, interrupted, outOfTime, checkpoint, evals, first };
 }

@@ -9,6 +9,9 @@
  *   hinge:   max(0, 1 − βh)                                (SLiC)
  *   ipo:     (h − 1/(2β))²                                 (Azar et al. 2023; TRL's IPO on summed log-probs)
  * The loss is the mean over pairs. dL/dπc = g_i/n and dL/dπr = −g_i/n with g_i = dℓ_i/dh.
+ * With `rpoAlpha` = α > 0 (TRL's `rpo_alpha`, RPO: Pang et al. 2024) the loss adds α times the
+ * chosen actions' negative log-likelihood, α·mean(−πc), logged as `nll_loss`: it keeps DPO from
+ * lowering the chosen action's probability along with the rejected one's.
  * Metrics (TRL's names): rewards/chosen = β(πc − ρc), rewards/rejected = β(πr − ρr), their
  * margins and accuracies (chosen reward > rejected reward), logps/chosen and logps/rejected.
  *
@@ -29,6 +32,8 @@ export interface DpoLossOptions {
   lossType: DpoLossType;
   /** ε of cDPO and robust DPO, in [0, 0.5) (TRL default 0). */
   labelSmoothing: number;
+  /** Weight of the chosen NLL term (TRL's rpo_alpha; 0 or absent: none, TRL's None). */
+  rpoAlpha?: number;
 }
 
 /** Per-pair log-probabilities of the chosen and rejected actions. */
@@ -76,6 +81,10 @@ export function validateDpoLossOptions(o: DpoLossOptions, where = "dpo"): void {
   if (!(o.labelSmoothing >= 0 && o.labelSmoothing < 0.5)) {
     throw new RangeError(`${where}: labelSmoothing must be in [0, 0.5), got ${o.labelSmoothing}`);
   }
+  const a = o.rpoAlpha ?? 0;
+  if (!(a >= 0) || !Number.isFinite(a)) {
+    throw new RangeError(`${where}: rpoAlpha must be >= 0, got ${o.rpoAlpha}`);
+  }
   if (o.labelSmoothing > 0 && (o.lossType === "ipo" || o.lossType === "hinge")) {
     throw new RangeError(
       `${where}: labelSmoothing applies to sigmoid and robust only, not ${o.lossType}`,
@@ -102,7 +111,7 @@ export function dpoLoss(pairs: DpoPairs, o: DpoLossOptions): DpoLossResult {
     }
   }
   if (n === 0) throw new RangeError("dpoLoss: no pairs");
-  const { beta: b, labelSmoothing: e } = o;
+  const { beta: b, labelSmoothing: e } = o, alpha = o.rpoAlpha ?? 0;
   const dChosen = new Float64Array(n), dRejected = new Float64Array(n);
   let loss = 0, rc = 0, rr = 0, acc = 0, lc = 0, lr = 0;
   for (let i = 0; i < n; i++) {
@@ -136,8 +145,8 @@ export function dpoLoss(pairs: DpoPairs, o: DpoLossOptions): DpoLossResult {
         g = 2 * (h - 1 / (2 * b));
         break;
     }
-    loss += l;
-    dChosen[i] = g / n;
+    loss += l - alpha * pc;
+    dChosen[i] = (g - alpha) / n;
     dRejected[i] = -g / n;
     const cr = b * (pc - qc), rj = b * (pr - qr);
     rc += cr;
@@ -157,6 +166,7 @@ export function dpoLoss(pairs: DpoPairs, o: DpoLossOptions): DpoLossResult {
       "rewards/margins": (rc - rr) / n,
       "logps/chosen": lc / n,
       "logps/rejected": lr / n,
+      ...(alpha > 0 ? { nll_loss: -lc / n } : {}),
     },
   };
 }

@@ -69,8 +69,8 @@ Deno.test("dpoLoss() gradients match central differences for every variant", () 
   };
   const eps = 1e-6;
   for (const t of DPO_LOSS_TYPES) {
-    for (const beta of [0.1, 2]) {
-      const o = opts(t, beta, t === "sigmoid" || t === "robust" ? 0.1 : 0);
+    for (const [beta, rpoAlpha] of [[0.1, 0], [2, 0], [0.1, 0.7]]) {
+      const o = { ...opts(t, beta, t === "sigmoid" || t === "robust" ? 0.1 : 0), rpoAlpha };
       const r = dpoLoss(base, o);
       for (const k of ["policyChosen", "policyRejected"] as const) {
         for (let i = 0; i < 3; i++) {
@@ -84,6 +84,30 @@ Deno.test("dpoLoss() gradients match central differences for every variant", () 
       }
     }
   }
+});
+
+Deno.test("dpoLoss() with rpoAlpha adds α times the chosen NLL, as TRL's rpo_alpha", () => {
+  // Two pairs at policy = reference: the DPO part is ln 2 with dℓ/dπc = −β/2 per pair.
+  const pairs = {
+    policyChosen: [-1, -3],
+    policyRejected: [-2, -0.5],
+    refChosen: [-1, -3],
+    refRejected: [-2, -0.5],
+  };
+  const r = dpoLoss(pairs, { ...opts("sigmoid", 0.1), rpoAlpha: 0.5 });
+  // nll = mean(1, 3) = 2; loss = ln 2 + 0.5 · 2.
+  assert.ok(Math.abs(r.loss - (Math.LN2 + 1)) < 1e-12, `${r.loss}`);
+  assert.equal(r.metrics.nll_loss, 2);
+  // dπc = (−β/2 − α)/n = (−0.05 − 0.5)/2; dπr unchanged, β/2/n.
+  for (let i = 0; i < 2; i++) {
+    assert.ok(Math.abs(r.dChosen[i] - (-0.55 / 2)) < 1e-12);
+    assert.ok(Math.abs(r.dRejected[i] - 0.05 / 2) < 1e-12);
+  }
+  assert.equal(dpoLoss(pairs, opts("sigmoid", 0.1)).metrics.nll_loss, undefined);
+  assert.throws(
+    () => dpoLoss(pairs, { ...opts("sigmoid"), rpoAlpha: -1 }),
+    /rpoAlpha must be >= 0/,
+  );
 });
 
 Deno.test("dpoLoss() rejects non-finite log-probs and bad options, naming them", () => {

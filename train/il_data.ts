@@ -16,8 +16,7 @@
 
 import seedrandom from "seedrandom";
 import { normalizeGoalQueryMap, sampleWithoutReplacement, searchTexts } from "../env/actions.ts";
-import { goalKey } from "../env/demos.ts";
-import { ilGoalText, splitGoals } from "../env/goals.ts";
+import { demoGoalIndices } from "../env/goals.ts";
 import type { Goal, RawIlTrajectory } from "../env/types.ts";
 
 /** One imitation example. */
@@ -41,33 +40,6 @@ export interface DemoGoals {
   /** `human_goals.json` order (entry i is goal i), when the data has it. */
   humanGoals?: readonly string[];
   goalQueryMap?: Readonly<Record<string, readonly string[]>> | null;
-}
-
-/**
- * Goal index of each demonstration: its first state's instruction (`process_goal`) looked up in
- * `human_goals.json` as WebShop does, or among the goals' instructions; −1 when not found.
- */
-export function demoGoalIndices(
-  trajs: readonly RawIlTrajectory[],
-  data: DemoGoals,
-): number[] {
-  const index = new Map<string, number>();
-  if (data.humanGoals) {
-    data.humanGoals.forEach((g, i) => {
-      if (!index.has(g)) index.set(g, i);
-    });
-  } else {
-    data.goals.forEach((g, i) => {
-      const k = goalKey(g.instruction_text);
-      if (!index.has(k)) index.set(k, i);
-    });
-  }
-  return trajs.map((t) => index.get(ilGoalText(t.states[0]).trim()) ?? -1);
-}
-
-/** Goal index bounds of a split for `numGoals` goals. */
-export function splitRange(numGoals: number, split: "train" | "eval" | "test"): [number, number] {
-  return splitGoals(numGoals)[split];
 }
 
 /** Options of {@linkcode ilExamples}. */

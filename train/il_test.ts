@@ -1,8 +1,9 @@
+import { gpuTest } from "../testing/gpu.ts";
 import assert from "node:assert/strict";
-import { gpuTest } from "../kernels/_testing.ts";
 import { choiceConfig, ChoiceModel, packChoiceBatch } from "../model/choice_model.ts";
 import { choiceForwardRef, choiceLossRef, toF64 } from "../model/reference.ts";
-import { decisions, refInputs, TINY } from "../model/_choice_fixtures.ts";
+import { decisions, refInputs } from "../model/_choice_fixtures.ts";
+import { TINY_BERT } from "../testing/tiny_bert.ts";
 import {
   IL_DEFAULTS,
   ilBatchIndices,
@@ -16,7 +17,7 @@ import { ModelOptimizer, scheduledLr } from "./optimizer.ts";
 gpuTest(
   "imitationMicroStep() lowers the loss and changes every parameter the loss reaches",
   async (gpu) => {
-    const cfg = choiceConfig({ ...TINY, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
+    const cfg = choiceConfig({ ...TINY_BERT, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
     const model = ChoiceModel.create(gpu, cfg, undefined, { seed: 3 });
     const { states, actions } = decisions(2);
     const inp = packChoiceBatch(states, actions);
@@ -60,7 +61,7 @@ gpuTest(
 );
 
 gpuTest("gradient accumulation of two half batches equals one full batch", async (gpu) => {
-  const cfg = choiceConfig({ ...TINY, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
+  const cfg = choiceConfig({ ...TINY_BERT, hiddenDropoutProb: 0, attentionProbsDropoutProb: 0 });
   const { states, actions } = decisions(5);
   const targets = [2, 0, 1];
   const grads = async (parts: number[][]) => {

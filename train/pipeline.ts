@@ -9,6 +9,7 @@
  * @module
  */
 
+import { writeAtomically } from "../base/atomic.ts";
 import { createHash } from "node:crypto";
 import {
   type AgentMeta,
@@ -20,7 +21,7 @@ import { AgentEncoder, type EncoderConfig } from "../agent/encoder.ts";
 import { ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs } from "../agent/rollout.ts";
 import type { WebShopEnv } from "../env/webshop_env.ts";
-import { goalIndicesForSplit } from "../env/webshop_env.ts";
+import { goalIndicesForSplit, splitGoals } from "../env/goals.ts";
 import type { Gpu } from "../kernels/device.ts";
 import { bootstrapMean, type Interval, pairedBootstrap } from "../eval/bootstrap.ts";
 import { type EvalResult, evaluate } from "../eval/greedy.ts";
@@ -36,7 +37,7 @@ import {
   trainDpo,
   validateDpoConfig,
 } from "./dpo.ts";
-import { ilExamples, type IlExampleSet, splitRange } from "./il_data.ts";
+import { ilExamples, type IlExampleSet } from "./il_data.ts";
 import { type IlConfig, ilTotalSteps, trainIl, validateIlConfig } from "./il.ts";
 import { ModelOptimizer } from "./optimizer.ts";
 import { duration, Interrupt, RunLog } from "./run.ts";
@@ -159,8 +160,8 @@ export function splitExamples(
     goalQueryMap: data.catalog.goalQueryMap,
   };
   return {
-    train: ilExamples(data.demos, goals, { searchSteps, seed, goalRange: splitRange(n, "train") }),
-    eval: ilExamples(data.demos, goals, { searchSteps, seed, goalRange: splitRange(n, "eval") }),
+    train: ilExamples(data.demos, goals, { searchSteps, seed, goalRange: splitGoals(n).train }),
+    eval: ilExamples(data.demos, goals, { searchSteps, seed, goalRange: splitGoals(n).eval }),
   };
 }
 
@@ -313,11 +314,8 @@ export async function runPipeline(
   const data = await prepareData(cfg.data);
   phases.data = (performance.now() - t0) / 1000;
   const nGoals = data.catalog.goals.length;
-  const splits = {
-    train: splitRange(nGoals, "train"),
-    eval: splitRange(nGoals, "eval"),
-    test: splitRange(nGoals, "test"),
-  };
+  const bounds = splitGoals(nGoals);
+  const splits = { train: bounds.train, eval: bounds.eval, test: bounds.test };
   console.log(
     `data: ${data.catalog.products.length} products, ${nGoals} goals (test ${
       splits.test[1] - splits.test[0]
@@ -412,6 +410,7 @@ export async function runPipeline(
   }
   const dpoOut = await trainDpo(ctx, cfg.dpo, episodes, ref, dpoOpt, {
     start: resumeFrom?.step ?? 0,
+    deadline: cfg.dpo.timeBudget > 0 ? tDpo + cfg.dpo.timeBudget * 60_000 : undefined,
   });
   dpoLog.close();
   dpoOpt.destroy();
@@ -421,9 +420,11 @@ export async function runPipeline(
     throw new Error(`interrupted during DPO; checkpoint ${dpoOut.checkpoint}`);
   }
 
-  // 3. The control: IL from the reference, as many updates, on the same episodes.
+  // 3. The control: IL from the reference, as many updates (those the time budget allowed), on
+  // the same episodes.
+  const updates = dpoOut.steps;
   let controlPath = "";
-  if (cfg.control) {
+  if (cfg.control && updates > 0) {
     const tC = performance.now();
     const cModel = ChoiceModel.create(gpu, refCk.spec.model, refCk.weights);
     const cLog = await RunLog.open(`${runDir}/control`);
@@ -433,8 +434,8 @@ export async function runPipeline(
       clip: cfg.dpo.clip, // clipped as the DPO run it is compared with
       schedule: "constant",
       warmupSteps: 0,
-      maxSteps: cfg.dpo.steps,
-      evalEvery: cfg.dpo.steps,
+      maxSteps: updates,
+      evalEvery: updates,
     };
     const cMeta: AgentMeta = { spec: refCk.spec, trainer: { name: "il-control", config: cCfg } };
     await cLog.writeConfig({ ...cMeta, reference: refPath });
@@ -449,7 +450,7 @@ export async function runPipeline(
     };
     const cOpt = new ModelOptimizer(cModel, cCfg);
     console.log(
-      `control: imitation from the reference, ${cfg.dpo.steps} updates on the DPO run's episodes, lr ${cCfg.lr}`,
+      `control: imitation from the reference, ${updates} updates on the DPO run's episodes, lr ${cCfg.lr}`,
     );
     const cOut = await trainIl(
       cCtx,
@@ -457,7 +458,7 @@ export async function runPipeline(
       { train: dpoEx.train.examples, eval: [] },
       cOpt,
       {
-        total: cfg.dpo.steps,
+        total: updates,
         label: "control",
         batches: (
           u,
@@ -480,7 +481,7 @@ export async function runPipeline(
     ["IL reference", refPath, refUpdates, phases.il],
     ["DPO", dpoOut.checkpoint, dpoOut.steps, phases.dpo],
   ];
-  if (controlPath) agents.push(["IL control", controlPath, cfg.dpo.steps, phases.control]);
+  if (controlPath) agents.push(["IL control", controlPath, updates, phases.control]);
   const results: EvalResult[] = [];
   for (const [name, path] of agents) {
     const tA = performance.now();
@@ -508,7 +509,7 @@ export async function runPipeline(
   }));
   phases.total = (performance.now() - t0) / 1000;
   const result: PipelineResult = { rows, phases, testGoals: testGoals.length, runDir };
-  await Deno.writeTextFile(`${runDir}/summary.json`, JSON.stringify(result, null, 2) + "\n");
+  await writeAtomically(`${runDir}/summary.json`, [JSON.stringify(result, null, 2) + "\n"]);
   console.log("\n" + formatTable(result));
   interrupt.close();
   return result;

@@ -19,7 +19,6 @@ import type { Gpu } from "../kernels/device.ts";
 import { ChoiceModel } from "../model/choice_model.ts";
 import type { TrainContext } from "./common.ts";
 import { prepareData } from "./data.ts";
-import { splitRange } from "./il_data.ts";
 import { ModelOptimizer, type OptimizerConfig } from "./optimizer.ts";
 import { ilReference, type PipelineConfig, splitExamples } from "./pipeline.ts";
 import type { RlEnvSetup } from "./rl_envs.ts";
@@ -106,11 +105,7 @@ export async function runRl(gpu: Gpu, cfg: RlRunConfig, trainer: RlTrainer): Pro
     goalQueryMap: data.catalog.goalQueryMap,
     stepLimit: cfg.stepLimit,
   };
-  const [trainLo, trainHi] = splitRange(nGoals, "train");
-  const setup: RlEnvSetup = {
-    envConfig,
-    trainGoals: Array.from({ length: trainHi - trainLo }, (_, i) => trainLo + i),
-  };
+  const setup: RlEnvSetup = { envConfig, trainGoals: goalIndicesForSplit(nGoals, "train") };
   const envs = makeEnvs(cfg.envs, envConfig);
   const evalGoals = goalIndicesForSplit(nGoals, "eval").slice(0, cfg.evalGoals);
   const testAll = goalIndicesForSplit(nGoals, "test");

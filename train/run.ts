@@ -7,7 +7,7 @@
  * @module
  */
 
-import { writeTextAtomically } from "../env/files.ts";
+import { writeAtomically } from "../base/atomic.ts";
 
 /** A run folder and its metrics stream. */
 export class RunLog {
@@ -44,7 +44,7 @@ export class RunLog {
 
   /** Writes `config.json` (atomically). */
   async writeConfig(config: unknown): Promise<void> {
-    await writeTextAtomically(`${this.dir}/config.json`, [JSON.stringify(config, null, 2) + "\n"]);
+    await writeAtomically(`${this.dir}/config.json`, [JSON.stringify(config, null, 2) + "\n"]);
   }
 
   /** Appends one JSON line. */

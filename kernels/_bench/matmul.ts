@@ -93,7 +93,7 @@ function linearCases(rows: number, inF: number, outF: number): BenchCase[] {
         const { xd, wd, bd, ts, r, destroy } = make(gpu);
         const y = new Float32Array(r * outF);
         return {
-          run: (batch) => linearForward(batch, ts.y, ts.x, ts.w, ts.b, rows, inF, outF),
+          run: (batch) => linearForward(batch, ts.y, ts.x, ts.w, ts.b, { rows, inF, outF }),
           cpu: () => linearForwardCpu(y, xd, wd, bd, r, inF, outF),
           cpuFraction: r / rows,
           destroy,
@@ -110,7 +110,7 @@ function linearCases(rows: number, inF: number, outF: number): BenchCase[] {
         const db = new Float32Array(outF);
         return {
           run: (batch) =>
-            linearBackward(batch, ts.dx, ts.dw, ts.db, ts.dy, ts.x, ts.w, rows, inF, outF),
+            linearBackward(batch, ts.dx, ts.dw, ts.db, ts.dy, ts.x, ts.w, { rows, inF, outF }),
           // The first r rows of x and dY: every term of the backward scales with rows.
           cpu: () => linearBackwardCpu(dx, dw, db, dyd, xd, wd, r, inF, outF),
           cpuFraction: r / rows,

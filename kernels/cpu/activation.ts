@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { FloatArray } from "./dropout.ts";
+import type { FloatArray } from "./types.ts";
 
 /** Numerator coefficients (odd powers, highest first) of the float32 erf of Eigen and XLA. */
 export const ERF_ALPHA: readonly number[] = [

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { dropoutKeep, dropoutScale, dropoutThreshold, type FloatArray } from "./dropout.ts";
+import { dropoutKeep, dropoutScale, dropoutThreshold } from "./dropout.ts";
+import type { FloatArray } from "./types.ts";
 
 /** Sizes of an attention call: batch, tokens, heads, head width; C = H·D. */
 export interface AttentionDimsCpu {

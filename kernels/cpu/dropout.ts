@@ -6,8 +6,7 @@
  * @module
  */
 
-/** Any float array a reference writes (float64 for finite differences, float32 to compare). */
-export type FloatArray = Float32Array | Float64Array;
+import type { FloatArray } from "./types.ts";
 
 /** PCG output permutation of one 32-bit state (Jarzynski and Olano, JCGT 2020); a bijection. */
 export function pcgHash(v: number): number {

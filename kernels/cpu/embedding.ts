@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { FloatArray } from "./dropout.ts";
+import type { FloatArray } from "./types.ts";
 
 /** out[b, t, :] = wte[ids[b,t]] + wpe[t] + wtt[typeIds[b,t]]; out (B*T, C). */
 export function embeddingForwardCpu(

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { FloatArray } from "./dropout.ts";
+import type { FloatArray } from "./types.ts";
 
 /** out = (x - mean)·rstd·gamma + beta per row; saves mean (N) and rstd (N). Two-pass variance. */
 export function layernormForwardCpu(

@@ -5,6 +5,7 @@
  * @module
  */
 
+export * from "./types.ts";
 export * from "./copy.ts";
 export * from "./matmul.ts";
 export * from "./embedding.ts";

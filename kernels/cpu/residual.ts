@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { FloatArray } from "./dropout.ts";
+import type { FloatArray } from "./types.ts";
 
 /** out = scaleA*a + scaleB*b over n elements. */
 export function residualForwardCpu(

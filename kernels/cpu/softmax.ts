@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { FloatArray } from "./dropout.ts";
+import type { FloatArray } from "./types.ts";
 
 /**
  * probs[r, :] = softmax(x[r, :] + mask[floor(r / maskRowsPer), :]) over rows (N, L); `mask`

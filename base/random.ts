@@ -1,5 +1,6 @@
 /**
- * The project's small seeded generator, shared by weight initialisation and tests.
+ * The project's small seeded generator, shared by weight initialisation, the synthetic catalog's
+ * texts and tests (layer-free, so env needs no compute core for it).
  *
  * @module
  */
