@@ -36,8 +36,6 @@ import {
   type ProductTypeSpec,
 } from "./synthetic_vocab.ts";
 
-// LoadedCatalog moved to catalog.ts; re-exported for callers that still import it from here.
-export type { LoadedCatalog, OpenCatalogOptions } from "./catalog.ts";
 import type {
   RawAttributeFile,
   RawGoalQueryMap,

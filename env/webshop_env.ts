@@ -50,8 +50,6 @@ import {
 import { pyDictRepr, pyJsonDumps, pyStr } from "./_python.ts";
 import { goalIndicesForSplit, type GoalSplit } from "./goals.ts";
 
-// The split helpers live in goals.ts; re-exported for callers that import them from here.
-export { goalIndicesForSplit, type GoalSplit } from "./goals.ts";
 import { DEFAULT_REWARD_MODE, getReward, type RewardInfo, type RewardMode } from "./reward.ts";
 import { productsOnPage, SearchEngine } from "./search.ts";
 import type { ChosenOptions, Goal, Product } from "./types.ts";

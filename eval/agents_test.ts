@@ -4,7 +4,7 @@ import { ModelPolicy, OracleAgent, RandomAgent } from "../agent/policy.ts";
 import { makeEnvs } from "../agent/rollout.ts";
 import { SearchEngine } from "../env/search.ts";
 import { loadSyntheticCatalog } from "../env/synthetic.ts";
-import { gpuTest } from "../kernels/_testing.ts";
+import { gpuTest } from "../testing/gpu.ts";
 import { recommend } from "./recommend.ts";
 import { runThompson } from "./thompson.ts";
 import { type ChoiceConfig, choiceConfig, initChoiceWeights } from "../model/choice_model.ts";

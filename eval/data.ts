@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { LoadedCatalog } from "../env/synthetic.ts";
+import type { LoadedCatalog } from "../env/catalog.ts";
 import type { SearchEngine } from "../env/search.ts";
 import type { WebShopEnvConfig } from "../env/webshop_env.ts";
 import type { BertTokenizer } from "../model/tokenizer.ts";

@@ -12,12 +12,8 @@ import type { AgentPolicy } from "../agent/policy.ts";
 import { makeEnvs, rollout, type Trajectory } from "../agent/rollout.ts";
 import type { SearchEngine } from "../env/search.ts";
 import type { Goal, Product } from "../env/types.ts";
-import {
-  goalIndicesForSplit,
-  type GoalSplit,
-  WebShopEnv,
-  type WebShopEnvConfig,
-} from "../env/webshop_env.ts";
+import { goalIndicesForSplit, type GoalSplit } from "../env/goals.ts";
+import { WebShopEnv, type WebShopEnvConfig } from "../env/webshop_env.ts";
 import { meanStd } from "./spread.ts";
 
 /** Mean reward components of the episodes that bought (WebShop's `r_*` keys). */

@@ -5,7 +5,8 @@ import { OraclePolicy, type Policy, RandomPolicy, runEpisode } from "../env/poli
 import type { RewardInfo } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
 import { loadSyntheticCatalog } from "../env/synthetic.ts";
-import { goalIndicesForSplit, WebShopEnv } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
+import { WebShopEnv } from "../env/webshop_env.ts";
 import { evaluateSeeds, summarize } from "./greedy.ts";
 
 const CAT = loadSyntheticCatalog({ numProducts: 200, seed: 0, goals: "synthetic" });

@@ -3,7 +3,7 @@ import { OracleAgent, RandomAgent } from "../agent/policy.ts";
 import { makeEnvs } from "../agent/rollout.ts";
 import { SearchEngine } from "../env/search.ts";
 import { loadSyntheticCatalog } from "../env/synthetic.ts";
-import { goalIndicesForSplit } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
 import { formatRecommendations, goalForInstruction, recommend } from "./recommend.ts";
 
 const CAT = loadSyntheticCatalog({ numProducts: 200, seed: 0 });

@@ -29,8 +29,9 @@ import type { AgentPolicy } from "../agent/policy.ts";
 import { makeEnvs, rolloutEpisodes } from "../agent/rollout.ts";
 import type { SearchEngine } from "../env/search.ts";
 import type { Product } from "../env/types.ts";
-import { goalIndicesForSplit, type GoalSplit, type WebShopEnvConfig } from "../env/webshop_env.ts";
-import { writeTextAtomically } from "../env/files.ts";
+import { goalIndicesForSplit, type GoalSplit } from "../env/goals.ts";
+import type { WebShopEnvConfig } from "../env/webshop_env.ts";
+import { writeAtomically } from "../base/atomic.ts";
 import { betaCredible, sampleBeta } from "./beta.ts";
 import { meanStd } from "./spread.ts";
 
@@ -343,8 +344,8 @@ export async function saveThompson(
 ): Promise<{ json: string; rollouts: string }> {
   await Deno.mkdir(dir, { recursive: true });
   const json = `${dir}/thompson.json`, lines = `${dir}/thompson_rollouts.jsonl`;
-  await writeTextAtomically(lines, rollouts.map((r) => JSON.stringify(r) + "\n"));
-  await writeTextAtomically(json, [JSON.stringify(result, null, 2) + "\n"]);
+  await writeAtomically(lines, rollouts.map((r) => JSON.stringify(r) + "\n"));
+  await writeAtomically(json, [JSON.stringify(result, null, 2) + "\n"]);
   return { json, rollouts: lines };
 }
 

@@ -10,7 +10,8 @@ import {
 import { makeEnvs } from "../agent/rollout.ts";
 import { SearchEngine } from "../env/search.ts";
 import { loadSyntheticCatalog } from "../env/synthetic.ts";
-import { goalIndicesForSplit, type WebShopEnv } from "../env/webshop_env.ts";
+import { goalIndicesForSplit } from "../env/goals.ts";
+import type { WebShopEnv } from "../env/webshop_env.ts";
 import { evaluate } from "./greedy.ts";
 import { meanStd } from "./spread.ts";
 import { cumulativeRegret, runThompson, type ThompsonRollout } from "./thompson.ts";

@@ -41,6 +41,3 @@ export function refInputs(b: ChoiceBatch): ChoiceRefInputs {
     images: b.images,
   };
 }
-
-/** The tiny test BERT under its earlier name here (tests on other branches import it). */
-export { TINY_BERT as TINY } from "../testing/tiny_bert.ts";

@@ -24,8 +24,8 @@ import {
 } from "../eval/agents.ts";
 import { EVAL_DATA, evalEnvConfig, loadEvalData } from "../eval/data.ts";
 import { evaluateSeeds, formatGreedyTable } from "../eval/greedy.ts";
-import { writeTextAtomically } from "../env/files.ts";
-import type { GoalSplit } from "../env/webshop_env.ts";
+import { writeAtomically } from "../base/atomic.ts";
+import type { GoalSplit } from "../env/goals.ts";
 import { intFlag, parseFlags, progressText, runMain, usageError } from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
 
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     });
     await Deno.mkdir(`runs/${name}`, { recursive: true });
     const path = `runs/${name}/greedy.json`;
-    await writeTextAtomically(path, [JSON.stringify(result, null, 2) + "\n"]);
+    await writeAtomically(path, [JSON.stringify(result, null, 2) + "\n"]);
     if (v.json) console.log(JSON.stringify(result));
     else {
       console.log(formatGreedyTable(result));

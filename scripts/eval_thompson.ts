@@ -29,7 +29,7 @@ import {
   type ThompsonArmReward,
   type ThompsonRollout,
 } from "../eval/thompson.ts";
-import type { GoalSplit } from "../env/webshop_env.ts";
+import type { GoalSplit } from "../env/goals.ts";
 import { intFlag, parseFlags, progressText, runMain, usageError } from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
 

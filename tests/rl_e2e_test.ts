@@ -14,7 +14,7 @@ import { ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs, rollout } from "../agent/rollout.ts";
 import { goalIndicesForSplit } from "../env/mod.ts";
 import type { Gpu } from "../kernels/device.ts";
-import { gpuTest } from "../kernels/_testing.ts";
+import { gpuTest } from "../testing/gpu.ts";
 import { ChoiceModel } from "../model/choice_model.ts";
 import type { TrainContext } from "../train/common.ts";
 import { prepareData, type TrainData } from "../train/data.ts";

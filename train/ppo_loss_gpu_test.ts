@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { assertClose, gpuTest } from "../kernels/_testing.ts";
-import { decisions, TINY } from "../model/_choice_fixtures.ts";
+import { assertClose } from "../testing/assert.ts";
+import { gpuTest } from "../testing/gpu.ts";
+import { TINY_BERT as TINY } from "../testing/tiny_bert.ts";
+import { decisions } from "../model/_choice_fixtures.ts";
 import { choiceConfig, ChoiceModel, packChoiceBatch } from "../model/choice_model.ts";
 import { type PolicyLossOptions, ppoLoss } from "./ppo_loss.ts";
 import { PolicyLossGpu } from "./ppo_loss_gpu.ts";
