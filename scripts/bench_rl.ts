@@ -60,6 +60,10 @@ async function main(): Promise<void> {
   const outPath = (v.out as string | undefined) ?? "runs/bench/rl.jsonl";
 
   const data = await prepareData(MAIN_DATA, () => {});
+  // A bad --ref is one line before the GPU is asked for or anything is measured or written.
+  const ck = v.ref
+    ? await loadAgent(v.ref as string, { tokenizer: data.tokenizer.identity })
+    : null;
   const gpu = await requestGpu();
   const device = `${gpu.report.description || gpu.report.vendor} (${gpu.report.backend})`;
   console.log(`device: ${device}`);
@@ -70,8 +74,7 @@ async function main(): Promise<void> {
   results.write({ bench: "rl", case: "matmul", shape: "512x768x768", ...ref, device, stamp });
 
   let model: ChoiceModel, encoderCfg = MAIN_ENCODER, from: string;
-  if (v.ref) {
-    const ck = await loadAgent(v.ref as string, { tokenizer: data.tokenizer.identity });
+  if (ck) {
     model = ChoiceModel.create(gpu, ck.spec.model, ck.weights);
     encoderCfg = ck.spec.encoder;
     from = v.ref as string;
