@@ -236,6 +236,9 @@ export function goalsForSplit<T>(goals: readonly T[], split: keyof GoalSplits): 
 /** A goal split (see {@linkcode goalIndicesForSplit}), or all goals. */
 export type GoalSplit = "test" | "eval" | "train" | "all";
 
+/** Every {@linkcode GoalSplit}, in the order usage texts list them. */
+export const GOAL_SPLITS: readonly GoalSplit[] = ["test", "eval", "train", "all"];
+
 /**
  * Goal indices of a split: `splitGoals` bounds (WebShop's test 0-499, eval 500-1499,
  * train 1500+ for the full human goal set; the same proportions for smaller sets), or all.

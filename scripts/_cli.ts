@@ -42,6 +42,45 @@ export function intFlag<D extends number | undefined>(
   return n;
 }
 
+/** The value of flag `--name` (`dflt` when absent); a usage error unless it is one of `allowed`. */
+export function choiceFlag<T extends string>(
+  task: string,
+  usage: string,
+  name: string,
+  v: string | undefined,
+  dflt: T,
+  allowed: readonly T[],
+): T {
+  if (v === undefined) return dflt;
+  if (!allowed.includes(v as T)) {
+    usageError(task, usage, `--${name} must be one of ${allowed.join(", ")}, got "${v}"`);
+  }
+  return v as T;
+}
+
+/** The positive number of flag `--name` (`dflt` when absent); a usage error otherwise. */
+export function positiveFlag(
+  task: string,
+  usage: string,
+  name: string,
+  v: string | undefined,
+  dflt: number,
+): number {
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (!(x > 0) || !Number.isFinite(x)) {
+    usageError(task, usage, `--${name} must be a positive number, got "${v}"`);
+  }
+  return x;
+}
+
+/** A run folder name for `runs/<name>` (`dflt` when absent): letters, digits, `_`, `.`, `-`. */
+export function runNameFlag(task: string, usage: string, v: string | undefined, dflt: string) {
+  const name = v ?? dflt;
+  if (!/^[\w.-]+$/.test(name)) usageError(task, usage, `--name must be a plain folder name`);
+  return name;
+}
+
 /**
  * Most products a synthetic catalog may be asked for: twice bench:env's largest case (100k);
  * far beyond it a command runs for minutes and then out of memory (100M did after 76 s).

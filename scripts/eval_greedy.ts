@@ -25,8 +25,17 @@ import {
 import { EVAL_DATA, evalEnvConfig, loadEvalData } from "../eval/data.ts";
 import { evaluateSeeds, formatGreedyTable } from "../eval/greedy.ts";
 import { writeAtomically } from "../base/atomic.ts";
-import type { GoalSplit } from "../env/goals.ts";
-import { intFlag, parseFlags, progressText, runMain, usageError } from "./_cli.ts";
+import { GOAL_SPLITS } from "../env/goals.ts";
+import {
+  choiceFlag,
+  intFlag,
+  parseFlags,
+  positiveFlag,
+  progressText,
+  runMain,
+  runNameFlag,
+  usageError,
+} from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
 
 const TASK = "eval:greedy";
@@ -68,14 +77,16 @@ async function main(): Promise<void> {
   if (!v.agent) usageError(TASK, USAGE, "--agent is required");
   const nSeeds = int("seeds", 3, 1, 1000), seed0 = int("seed", 0, 0);
   const stepLimit = int("step-limit", 100, 1, 10_000);
-  const split = (v.split ?? "test") as GoalSplit;
-  if (!["test", "eval", "train", "all"].includes(split)) {
-    usageError(TASK, USAGE, `--split must be test, eval, train or all, got "${split}"`);
-  }
-  const temperature = v.temperature === undefined ? 1 : Number(v.temperature);
-  if (!(temperature > 0)) usageError(TASK, USAGE, `--temperature must be positive`);
-  const name = (v.name as string | undefined) ?? "greedy";
-  if (!/^[\w.-]+$/.test(name)) usageError(TASK, USAGE, `--name must be a plain folder name`);
+  const split = choiceFlag(
+    TASK,
+    USAGE,
+    "split",
+    v.split as string | undefined,
+    "test",
+    GOAL_SPLITS,
+  );
+  const temperature = positiveFlag(TASK, USAGE, "temperature", v.temperature as string, 1);
+  const name = runNameFlag(TASK, USAGE, v.name as string | undefined, "greedy");
   let source, dataCfg;
   try {
     source = parseAgentSource(v.agent as string);

@@ -29,8 +29,17 @@ import {
   type ThompsonArmReward,
   type ThompsonRollout,
 } from "../eval/thompson.ts";
-import type { GoalSplit } from "../env/goals.ts";
-import { intFlag, parseFlags, progressText, runMain, usageError } from "./_cli.ts";
+import { GOAL_SPLITS } from "../env/goals.ts";
+import {
+  choiceFlag,
+  intFlag,
+  parseFlags,
+  positiveFlag,
+  progressText,
+  runMain,
+  runNameFlag,
+  usageError,
+} from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
 
 const TASK = "eval:thompson";
@@ -77,18 +86,27 @@ async function main(): Promise<void> {
   const runs = int("runs", 5, 1, 1000), rollouts = int("rollouts", 1000, 1);
   const batch = int("batch", 16, 1), stepLimit = int("step-limit", 100, 1, 10_000);
   const seed = int("seed", 0, 0);
-  const split = (v.split ?? "test") as GoalSplit;
-  if (!["test", "eval", "train", "all"].includes(split)) {
-    usageError(TASK, USAGE, `--split must be test, eval, train or all, got "${split}"`);
-  }
-  const arm = (v.arm ?? "success") as ThompsonArmReward;
-  if (arm !== "success" && arm !== "score") {
-    usageError(TASK, USAGE, `--arm must be success or score, got "${arm}"`);
-  }
-  const temperature = v.temperature === undefined ? 1 : Number(v.temperature);
-  if (!(temperature > 0)) usageError(TASK, USAGE, `--temperature must be positive`);
-  const name = (v.name as string | undefined) ?? "thompson";
-  if (!/^[\w.-]+$/.test(name)) usageError(TASK, USAGE, `--name must be a plain folder name`);
+  const split = choiceFlag(
+    TASK,
+    USAGE,
+    "split",
+    v.split as string | undefined,
+    "test",
+    GOAL_SPLITS,
+  );
+  const arm = choiceFlag<ThompsonArmReward>(
+    TASK,
+    USAGE,
+    "arm",
+    v.arm as string | undefined,
+    "success",
+    [
+      "success",
+      "score",
+    ],
+  );
+  const temperature = positiveFlag(TASK, USAGE, "temperature", v.temperature as string, 1);
+  const name = runNameFlag(TASK, USAGE, v.name as string | undefined, "thompson");
   let sources, dataCfg;
   try {
     sources = parseAgentList(v.agents as string);

@@ -22,7 +22,7 @@ import {
 } from "../eval/agents.ts";
 import { EVAL_DATA, evalEnvConfig, loadEvalData } from "../eval/data.ts";
 import { formatRecommendations, recommend } from "../eval/recommend.ts";
-import { intFlag, parseFlags, runMain, usageError } from "./_cli.ts";
+import { intFlag, parseFlags, positiveFlag, runMain, usageError } from "./_cli.ts";
 import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
 
 const TASK = "recommend";
@@ -64,8 +64,7 @@ async function main(): Promise<void> {
   const k = int("k", 10, 1), runs = int("runs", 20, 1, 100_000);
   const stepLimit = int("step-limit", 100, 1, 10_000), seed = int("seed", 0, 0);
   const envCount = int("envs", Math.min(runs, 20), 1, 4096);
-  const temperature = v.temperature === undefined ? 1 : Number(v.temperature);
-  if (!(temperature > 0)) usageError(TASK, USAGE, `--temperature must be positive`);
+  const temperature = positiveFlag(TASK, USAGE, "temperature", v.temperature as string, 1);
   let source, dataCfg;
   try {
     source = parseAgentSource(v.agent as string);

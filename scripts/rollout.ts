@@ -16,9 +16,10 @@ import { describeLoad } from "../env/loaders.ts";
 import { DEFAULT_REWARD_MODE, REWARD_MODES, type RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
 import { openCatalog } from "../env/catalog.ts";
-import { goalIndicesForSplit, type GoalSplit } from "../env/goals.ts";
+import { GOAL_SPLITS, goalIndicesForSplit } from "../env/goals.ts";
 import { WebShopEnv } from "../env/webshop_env.ts";
 import {
+  choiceFlag,
   CliError,
   intFlag,
   MAX_SYNTHETIC_PRODUCTS,
@@ -26,7 +27,6 @@ import {
   parseFlags,
   progressText,
   runMain,
-  usageError,
 } from "./_cli.ts";
 
 const USAGE = `usage: deno task rollout [options]
@@ -49,18 +49,12 @@ const USAGE = `usage: deno task rollout [options]
   --debug              stack traces on errors
   --help               this text`;
 
-function fail(msg: string): never {
-  return usageError("rollout", USAGE, msg);
-}
-
 function intArg(name: string, v: string | undefined, dflt: number, min: number, max?: number) {
   return intFlag("rollout", USAGE, name, v, dflt, min, max);
 }
 
 function oneOf<T extends string>(name: string, v: string | undefined, dflt: T, allowed: T[]): T {
-  if (v === undefined) return dflt;
-  if (!allowed.includes(v as T)) fail(`--${name} must be one of ${allowed.join(", ")}, got "${v}"`);
-  return v as T;
+  return choiceFlag("rollout", USAGE, name, v, dflt, allowed);
 }
 
 async function main(): Promise<void> {
@@ -85,7 +79,7 @@ async function main(): Promise<void> {
   const numProducts = intArg("products", v.products, 1000, 1, MAX_SYNTHETIC_PRODUCTS);
   const policyName = oneOf("policy", v.policy, "random", ["random", "oracle"]);
   const episodes = intArg("episodes", v.episodes, 100, 1);
-  const split = oneOf<GoalSplit>("split", v.split, "test", ["test", "eval", "train", "all"]);
+  const split = oneOf("split", v.split, "test", [...GOAL_SPLITS]);
   const goalKind = oneOf("goals", v.goals, "human", ["human", "synthetic"]);
   const rewardMode = oneOf<RewardMode>("reward-mode", v["reward-mode"], DEFAULT_REWARD_MODE, [
     ...REWARD_MODES,

@@ -23,9 +23,10 @@ import { describeLoad } from "../env/loaders.ts";
 import { DEFAULT_REWARD_MODE, REWARD_MODES, type RewardMode } from "../env/reward.ts";
 import { PRODUCT_WINDOW } from "../env/search.ts";
 import { type LoadedCatalog, openCatalog } from "../env/catalog.ts";
-import type { GoalSplit } from "../env/goals.ts";
+import { GOAL_SPLITS } from "../env/goals.ts";
 import { WebShopEnv } from "../env/webshop_env.ts";
 import {
+  choiceFlag,
   CliError,
   intFlag,
   MAX_SYNTHETIC_PRODUCTS,
@@ -228,10 +229,7 @@ async function main(): Promise<void> {
     replay: { type: "string" },
   });
   if (!args) return;
-  const split = args.split as GoalSplit;
-  if (!["test", "eval", "train", "all"].includes(split)) {
-    fail(`--split must be test, eval, train or all, got "${split}"`);
-  }
+  const split = choiceFlag("shop", USAGE, "split", args.split, "test", GOAL_SPLITS);
   const mode = args.observation;
   if (mode !== "text_rich" && mode !== "text") {
     fail(`--observation must be text_rich or text, got "${mode}"`);
