@@ -22,8 +22,8 @@ import { isValueHead, LOOP_DEFAULTS, type LoopConfig, trainLoop } from "../train
 import { ModelOptimizer } from "../train/optimizer.ts";
 import { createAgentModel } from "../train/pipeline.ts";
 import { collectorStateOf, PPO_DEFAULTS, type PpoConfig, trainPpo } from "../train/ppo.ts";
-import { type RlEnvSetup, TimeBudget } from "../train/rl_envs.ts";
-import { Interrupt, RunLog } from "../train/run.ts";
+import type { RlEnvSetup } from "../train/rl_envs.ts";
+import { Interrupt, RunLog, TimeBudget } from "../train/run.ts";
 
 const SHAPE = { hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 64 };
 const ENCODER = { stateLen: 96, actionLen: 16 };

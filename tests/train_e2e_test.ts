@@ -211,7 +211,7 @@ gpuTest("IL -> generate -> DPO end to end, with exact resume and a NaN stop", as
     // 5. A spent time budget ends the run as finished (final checkpoint), not as interrupted.
     const t = await dpoRun(gpu, data, refPath, `${dir}/dpo-budget`, { ...cfg, timeBudget: 1e-9 });
     t.ctx.model.destroy();
-    assert.deepEqual([t.out.steps, t.out.outOfTime, t.out.interrupted], [0, true, false]);
+    assert.deepEqual([t.out.steps, t.out.budgetReached, t.out.interrupted], [0, true, false]);
     assert.equal((await loadAgent(`${dir}/dpo-budget/final.safetensors`)).step, 0);
 
     // 6. A NaN weight stops the run naming the step; the checkpoint written before is intact.

@@ -77,6 +77,42 @@ export async function greedyEval(
   return { "eval/score": r.score, "eval/success_rate": r.successRate };
 }
 
+/**
+ * The greedy evaluation at `step`, logged as a metrics row of phase `label` and kept in `evals`
+ * (nothing without eval goals).
+ */
+export async function logGreedyEval(
+  ctx: TrainContext,
+  label: string,
+  step: number,
+  evals: Record<string, number>[],
+): Promise<void> {
+  const row = { step, ...(await greedyEval(ctx)) };
+  if (Object.keys(row).length === 1) return;
+  evals.push(row);
+  await ctx.log.metrics({ phase: label, ...row });
+  ctx.log.say(`${label} eval at step ${step}: ${JSON.stringify(row)}`);
+}
+
+/**
+ * Ends a trainer's run at `step`: an interrupted one writes last.safetensors; a finished one
+ * (all steps, or its time budget spent) gets its final evaluation and final.safetensors, and its
+ * last.safetensors goes. `save(file)` writes a checkpoint; returns the path written.
+ */
+export async function finishRun(
+  ctx: TrainContext,
+  label: string,
+  step: number,
+  interrupted: boolean,
+  evals: Record<string, number>[],
+  save: (file: string) => Promise<string>,
+): Promise<string> {
+  if (!interrupted) await logGreedyEval(ctx, label, step, evals);
+  const checkpoint = await save(interrupted ? "last.safetensors" : "final.safetensors");
+  if (!interrupted) await Deno.remove(`${ctx.log.dir}/last.safetensors`).catch(() => {});
+  return checkpoint;
+}
+
 /** Fisher–Yates shuffle of 0..n-1 from `rng`. */
 export function permutation(n: number, rng: () => number): number[] {
   const p = Array.from({ length: n }, (_, i) => i);

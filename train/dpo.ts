@@ -22,11 +22,17 @@ import seedrandom from "seedrandom";
 import { scoreDecisions } from "../agent/policy.ts";
 import { type Tensor, tensor } from "../kernels/tensor.ts";
 import { seedFor } from "../model/init.ts";
-import { greedyEval, permutation, saveTrainCheckpoint, type TrainContext } from "./common.ts";
+import {
+  finishRun,
+  logGreedyEval,
+  permutation,
+  saveTrainCheckpoint,
+  type TrainContext,
+} from "./common.ts";
 import { DPO_LOSS_TYPES, dpoLoss, type DpoLossType, validateDpoLossOptions } from "./dpo_loss.ts";
 import type { IlExample, SearchStepMode } from "./il_data.ts";
 import { type ModelOptimizer, scheduledLr } from "./optimizer.ts";
-import { NonFiniteError } from "./run.ts";
+import { NonFiniteError, TimeBudget } from "./run.ts";
 
 /** DPO settings (TRL's names and defaults where TRL has them). */
 export interface DpoConfig {
@@ -41,9 +47,10 @@ export interface DpoConfig {
   /** Optimizer updates. */
   steps: number;
   /**
-   * Wall-clock budget in minutes (0: none): updates stop when it is spent, and the run ends as
-   * one that reached `steps` (final evaluation, final.safetensors). The main job counts it from
-   * the start of the DPO phase, so the reference pass is inside it.
+   * Wall-clock budget in minutes (0: none): updates stop before one would overrun it (the
+   * trainers' one `TimeBudget`), and the run ends as one that reached `steps` (final evaluation,
+   * final.safetensors). The main job counts it from the start of the DPO phase, so the
+   * reference pass is inside it.
    */
   timeBudget: number;
   /** Demonstrations per update (1: one update after each episode, as the paper). */
@@ -198,8 +205,8 @@ export async function referenceLogps(
 export interface DpoOutcome {
   steps: number;
   interrupted: boolean;
-  /** Whether the time budget ended the updates before `steps`. */
-  outOfTime: boolean;
+  /** Stopped by the time budget before `steps`. */
+  budgetReached: boolean;
   checkpoint: string;
   evals: Record<string, number>[];
   /** Loss and metrics of the first update run (ln 2 and zero margins from the reference). */
@@ -219,8 +226,8 @@ export async function trainDpo(
   opts: {
     start?: number;
     label?: string;
-    /** When the time budget ends, in performance.now() ms (default: now + cfg.timeBudget). */
-    deadline?: number;
+    /** When the time budget started, in performance.now() ms (default: now). */
+    budgetStart?: number;
   } = {},
 ): Promise<DpoOutcome> {
   const { model, encoder, log } = ctx;
@@ -234,23 +241,9 @@ export async function trainDpo(
   const evals: Record<string, number>[] = [];
   let first: Record<string, number> | null = null;
   log.startClock(step);
-  const deadline = opts.deadline ??
-    (cfg.timeBudget > 0 ? performance.now() + cfg.timeBudget * 60_000 : Infinity);
-  let outOfTime = false;
-  const runEval = async () => {
-    const row = { step, ...(await greedyEval(ctx)) };
-    if (Object.keys(row).length > 1) {
-      evals.push(row);
-      await log.metrics({ phase: label, ...row });
-      log.say(`${label} eval at step ${step}: ${JSON.stringify(row)}`);
-    }
-  };
-  while (step < cfg.steps && !ctx.interrupt.requested) {
-    if (performance.now() >= deadline) {
-      outOfTime = true;
-      log.say(`${label}: time budget of ${cfg.timeBudget} min spent after ${step} updates`);
-      break;
-    }
+  const budget = new TimeBudget(cfg.timeBudget, opts.budgetStart);
+  while (step < cfg.steps && !ctx.interrupt.requested && !budget.exhausted()) {
+    const tStep = performance.now();
     const rng = seedrandom.alea(`dpo-rejected:${cfg.seed}:${step}`);
     const ex = dpoEpisodeIndices(cfg, episodes.length, step).flatMap((i) => episodes[i].examples);
     const rejected = ex.map((e) => {
@@ -316,20 +309,27 @@ export async function trainDpo(
       });
     }
     await log.metrics({ phase: label, step, ...row });
+    budget.lap((performance.now() - tStep) / 1000);
     if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps) {
       lastGood = await saveTrainCheckpoint(ctx, opt, step, "last.safetensors");
     }
-    if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < cfg.steps) await runEval();
+    if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < cfg.steps) {
+      await logGreedyEval(ctx, label, step, evals);
+    }
   }
-  const interrupted = step < cfg.steps && !outOfTime;
-  if (!interrupted) await runEval();
-  const checkpoint = await saveTrainCheckpoint(
+  const interrupted = ctx.interrupt.requested && step < cfg.steps;
+  const budgetReached = !interrupted && step < cfg.steps;
+  if (budgetReached) {
+    log.say(`${label}: time budget of ${cfg.timeBudget} min reached after ${step} updates`);
+  }
+  const checkpoint = await finishRun(
     ctx,
-    opt,
+    label,
     step,
-    interrupted ? "last.safetensors" : "final.safetensors",
+    interrupted,
+    evals,
+    (file) => saveTrainCheckpoint(ctx, opt, step, file),
   );
-  if (!interrupted) await Deno.remove(`${log.dir}/last.safetensors`).catch(() => {});
   dLogpT?.destroy();
-  return { steps: step, interrupted, outOfTime, checkpoint, evals, first };
+  return { steps: step, interrupted, budgetReached, checkpoint, evals, first };
 }

@@ -19,12 +19,13 @@
 
 import { ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs, rollout } from "../agent/rollout.ts";
-import { greedyEval, saveTrainCheckpoint, type TrainContext } from "./common.ts";
+import { finishRun, logGreedyEval, saveTrainCheckpoint, type TrainContext } from "./common.ts";
 import { keptRollouts, leaveOneOutAdvantages, loopClipBounds } from "./loop_loss.ts";
 import { type ModelOptimizer, scheduledLr } from "./optimizer.ts";
 import { PolicyLossGpu } from "./ppo_loss_gpu.ts";
 import { choiceSteps, policyUpdate, type RlSample } from "./rl_update.ts";
-import { goalStream, type RlEnvSetup, TimeBudget } from "./rl_envs.ts";
+import { goalStream, type RlEnvSetup, type RlOutcome } from "./rl_envs.ts";
+import { TimeBudget } from "./run.ts";
 
 /** LOOP's settings (the paper's defaults unless noted). */
 export interface LoopConfig {
@@ -135,19 +136,6 @@ export function loopGoals(c: LoopConfig, trainGoals: readonly number[], i: numbe
   return goalStream(trainGoals, `loop-goals:${c.seed}`, i * T, T);
 }
 
-/** What {@linkcode trainLoop} did. */
-export interface LoopOutcome {
-  steps: number;
-  interrupted: boolean;
-  /** Stopped by the time budget before `steps`. */
-  budgetReached: boolean;
-  checkpoint: string;
-  evals: Record<string, number>[];
-  /** Metrics of each iteration run here. */
-  history: Record<string, number>[];
-  seconds: number;
-}
-
 /**
  * Runs LOOP iterations `start + 1 … cfg.steps` (or until the time budget) on the training goals
  * of `setup`; the model holds the policy (the only model copy), `opt` must leave the value head
@@ -159,7 +147,7 @@ export async function trainLoop(
   setup: RlEnvSetup,
   opt: ModelOptimizer,
   opts: { start?: number; label?: string } = {},
-): Promise<LoopOutcome> {
+): Promise<RlOutcome> {
   validateLoopConfig(cfg);
   const { model, encoder, log } = ctx;
   const label = opts.label ?? "loop";
@@ -177,14 +165,6 @@ export async function trainLoop(
   let step = opts.start ?? 0, lastGood: string | null = null;
   const evals: Record<string, number>[] = [], history: Record<string, number>[] = [];
   log.startClock(step);
-  const runEval = async () => {
-    const row = { step, ...(await greedyEval(ctx)) };
-    if (Object.keys(row).length > 1) {
-      evals.push(row);
-      await log.metrics({ phase: label, ...row });
-      log.say(`${label} eval at step ${step}: ${JSON.stringify(row)}`);
-    }
-  };
   while (step < cfg.steps && !ctx.interrupt.requested && !budget.exhausted()) {
     const tIter = performance.now();
     const K = cfg.rolloutsPerGoal;
@@ -270,21 +250,23 @@ export async function trainLoop(
     if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps) {
       lastGood = await saveTrainCheckpoint(ctx, opt, step, "last.safetensors");
     }
-    if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < cfg.steps) await runEval();
+    if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < cfg.steps) {
+      await logGreedyEval(ctx, label, step, evals);
+    }
   }
   const interrupted = ctx.interrupt.requested && step < cfg.steps;
   const budgetReached = !interrupted && step < cfg.steps;
   if (budgetReached) {
     log.say(`${label}: time budget of ${cfg.timeBudget} min reached after ${step} iterations`);
   }
-  if (!interrupted) await runEval();
-  const checkpoint = await saveTrainCheckpoint(
+  const checkpoint = await finishRun(
     ctx,
-    opt,
+    label,
     step,
-    interrupted ? "last.safetensors" : "final.safetensors",
+    interrupted,
+    evals,
+    (file) => saveTrainCheckpoint(ctx, opt, step, file),
   );
-  if (!interrupted) await Deno.remove(`${log.dir}/last.safetensors`).catch(() => {});
   loss.destroy();
   return {
     steps: step,

@@ -410,7 +410,7 @@ export async function runPipeline(
   }
   const dpoOut = await trainDpo(ctx, cfg.dpo, episodes, ref, dpoOpt, {
     start: resumeFrom?.step ?? 0,
-    deadline: cfg.dpo.timeBudget > 0 ? tDpo + cfg.dpo.timeBudget * 60_000 : undefined,
+    budgetStart: tDpo,
   });
   dpoLog.close();
   dpoOpt.destroy();

@@ -21,12 +21,13 @@
 
 import { ModelPolicy } from "../agent/policy.ts";
 import { WebShopEnv } from "../env/mod.ts";
-import { greedyEval, saveTrainCheckpoint, type TrainContext } from "./common.ts";
+import { finishRun, logGreedyEval, saveTrainCheckpoint, type TrainContext } from "./common.ts";
 import { type ModelOptimizer, scheduledLr } from "./optimizer.ts";
 import { PolicyLossGpu } from "./ppo_loss_gpu.ts";
 import { gae, whiten } from "./returns.ts";
 import { policyUpdate, type RlSample } from "./rl_update.ts";
-import { goalStream, type RlEnvSetup, TimeBudget } from "./rl_envs.ts";
+import { goalStream, type RlEnvSetup, type RlOutcome } from "./rl_envs.ts";
+import { TimeBudget } from "./run.ts";
 
 /** PPO's settings: WebShop's train_rl.py defaults, TRL's names for PPO's own. */
 export interface PpoConfig {
@@ -199,17 +200,6 @@ class Collector {
   }
 }
 
-/** What {@linkcode trainPpo} did. */
-export interface PpoOutcome {
-  steps: number;
-  interrupted: boolean;
-  budgetReached: boolean;
-  checkpoint: string;
-  evals: Record<string, number>[];
-  history: Record<string, number>[];
-  seconds: number;
-}
-
 /**
  * Runs PPO rollouts and updates `start + 1 … cfg.steps` (or until the time budget). `resumed`
  * is the collector state of the checkpoint resumed from (its `ppo` extra metadata).
@@ -220,7 +210,7 @@ export async function trainPpo(
   setup: RlEnvSetup,
   opt: ModelOptimizer,
   opts: { start?: number; resumed?: CollectorState; label?: string } = {},
-): Promise<PpoOutcome> {
+): Promise<RlOutcome> {
   validatePpoConfig(cfg);
   const { model, encoder, log } = ctx;
   const label = opts.label ?? "ppo";
@@ -242,14 +232,6 @@ export async function trainPpo(
   const save = (file: string) =>
     saveTrainCheckpoint(ctx, opt, step, file, { ppo: JSON.stringify(col.state()) });
   log.startClock(step);
-  const runEval = async () => {
-    const row = { step, ...(await greedyEval(ctx)) };
-    if (Object.keys(row).length > 1) {
-      evals.push(row);
-      await log.metrics({ phase: label, ...row });
-      log.say(`${label} eval at step ${step}: ${JSON.stringify(row)}`);
-    }
-  };
   while (step < cfg.steps && !ctx.interrupt.requested && !budget.exhausted()) {
     const tIter = performance.now();
     const policy = new ModelPolicy(model, encoder, {
@@ -372,16 +354,16 @@ export async function trainPpo(
     if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.steps) {
       lastGood = await save("last.safetensors");
     }
-    if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < cfg.steps) await runEval();
+    if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < cfg.steps) {
+      await logGreedyEval(ctx, label, step, evals);
+    }
   }
   const interrupted = ctx.interrupt.requested && step < cfg.steps;
   const budgetReached = !interrupted && step < cfg.steps;
   if (budgetReached) {
     log.say(`${label}: time budget of ${cfg.timeBudget} min reached after ${step} rollouts`);
   }
-  if (!interrupted) await runEval();
-  const checkpoint = await save(interrupted ? "last.safetensors" : "final.safetensors");
-  if (!interrupted) await Deno.remove(`${log.dir}/last.safetensors`).catch(() => {});
+  const checkpoint = await finishRun(ctx, label, step, interrupted, evals, save);
   loss.destroy();
   return {
     steps: step,

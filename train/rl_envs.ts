@@ -1,6 +1,6 @@
 /**
  * The environment side of online RL trainers: the env settings and training goals they play,
- * and the wall-clock budget that lets DPO, PPO and LOOP be compared at equal time.
+ * and what a run of one reports.
  *
  * @module
  */
@@ -16,37 +16,17 @@ export interface RlEnvSetup {
   trainGoals: readonly number[];
 }
 
-/**
- * A wall-clock budget in minutes (0: none), started when made. `exhausted()` is true once one
- * more unit of work as long as the longest so far (`lap`) would overrun it, so a trainer stops
- * in time and its final evaluation starts within the budget.
- */
-export class TimeBudget {
-  readonly minutes: number;
-  readonly #t0 = performance.now();
-  #longest = 0;
-
-  constructor(minutes: number) {
-    if (!(minutes >= 0 && Number.isFinite(minutes))) {
-      throw new RangeError(`time budget must be >= 0 minutes, got ${minutes}`);
-    }
-    this.minutes = minutes;
-  }
-
-  /** Seconds since the start. */
-  elapsed(): number {
-    return (performance.now() - this.#t0) / 1000;
-  }
-
-  /** Records one unit of work's duration in seconds. */
-  lap(seconds: number): void {
-    this.#longest = Math.max(this.#longest, seconds);
-  }
-
-  /** Whether another unit of work would end past the budget (never without a budget). */
-  exhausted(): boolean {
-    return this.minutes > 0 && this.elapsed() + this.#longest > 60 * this.minutes;
-  }
+/** What a PPO or LOOP run did. */
+export interface RlOutcome {
+  steps: number;
+  interrupted: boolean;
+  /** Stopped by the time budget before `steps`. */
+  budgetReached: boolean;
+  checkpoint: string;
+  evals: Record<string, number>[];
+  /** Metrics of each iteration run here. */
+  history: Record<string, number>[];
+  seconds: number;
 }
 
 /**

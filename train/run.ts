@@ -122,6 +122,41 @@ export function duration(s: number): string {
   return m > 0 ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
 }
 
+/**
+ * A wall-clock budget in minutes (0: none), started when made or at `startMs`
+ * (`performance.now()` time) so that it can cover work before the trainer's loop. `exhausted()`
+ * is true once one more unit of work as long as the longest so far (`lap`) would overrun it, so
+ * a trainer stops in time and its final evaluation starts within the budget.
+ */
+export class TimeBudget {
+  readonly minutes: number;
+  readonly #t0: number;
+  #longest = 0;
+
+  constructor(minutes: number, startMs = performance.now()) {
+    if (!(minutes >= 0 && Number.isFinite(minutes))) {
+      throw new RangeError(`time budget must be >= 0 minutes, got ${minutes}`);
+    }
+    this.minutes = minutes;
+    this.#t0 = startMs;
+  }
+
+  /** Seconds since the start. */
+  elapsed(): number {
+    return (performance.now() - this.#t0) / 1000;
+  }
+
+  /** Records one unit of work's duration in seconds. */
+  lap(seconds: number): void {
+    this.#longest = Math.max(this.#longest, seconds);
+  }
+
+  /** Whether another unit of work would end past the budget (never without a budget). */
+  exhausted(): boolean {
+    return this.minutes > 0 && this.elapsed() + this.#longest > 60 * this.minutes;
+  }
+}
+
 /** Ctrl-C as a flag: the first SIGINT asks the loop to stop; a second one exits at once. */
 export class Interrupt {
   requested = false;
