@@ -29,9 +29,10 @@ import {
   saveTrainCheckpoint,
   type TrainContext,
 } from "./common.ts";
-import { DPO_LOSS_TYPES, dpoLoss, type DpoLossType, validateDpoLossOptions } from "./dpo_loss.ts";
+import { dpoLoss, type DpoLossType, validateDpoLossOptions } from "./dpo_loss.ts";
 import type { IlExample, SearchStepMode } from "./il_data.ts";
-import { type ModelOptimizer, scheduledLr } from "./optimizer.ts";
+import { ConfigCheck } from "./config_check.ts";
+import { checkOptimizerConfig, type ModelOptimizer, scheduledLr } from "./optimizer.ts";
 import { NonFiniteError, TimeBudget } from "./run.ts";
 
 /** DPO settings (TRL's names and defaults where TRL has them). */
@@ -102,29 +103,11 @@ export const DPO_DEFAULTS: DpoConfig = {
 /** Throws a RangeError naming the field unless `c` is usable. */
 export function validateDpoConfig(c: DpoConfig): DpoConfig {
   validateDpoLossOptions(c, "dpo config");
-  const int = (k: keyof DpoConfig, min: number) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < min) {
-      throw new RangeError(`dpo config: ${k} must be an integer >= ${min}, got ${v}`);
-    }
-  };
-  int("steps", 1);
-  int("episodesPerUpdate", 1);
-  int("warmupSteps", 0);
-  int("seed", 0);
-  int("logEvery", 1);
-  int("checkpointEvery", 0);
-  int("evalEvery", 0);
-  if (!(c.lr > 0)) throw new RangeError(`dpo config: lr must be positive, got ${c.lr}`);
-  if (!(c.timeBudget >= 0)) {
-    throw new RangeError(`dpo config: timeBudget must be >= 0 minutes, got ${c.timeBudget}`);
-  }
-  if (!(c.weightDecay >= 0)) throw new RangeError(`dpo config: weightDecay must be >= 0`);
-  if (!(c.clip >= 0)) throw new RangeError(`dpo config: clip must be >= 0`);
-  if (c.schedule !== "linear" && c.schedule !== "constant") {
-    throw new RangeError(`dpo config: schedule must be linear or constant, got ${c.schedule}`);
-  }
-  if (!DPO_LOSS_TYPES.includes(c.lossType)) throw new RangeError("dpo config: lossType");
+  const check = new ConfigCheck("dpo config", c);
+  checkOptimizerConfig(check);
+  check.int(1, "steps", "episodesPerUpdate", "logEvery")
+    .int(0, "seed", "checkpointEvery", "evalEvery")
+    .atLeast(0, "timeBudget");
   return c;
 }
 

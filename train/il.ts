@@ -26,7 +26,13 @@ import {
 } from "./common.ts";
 import type { IlExample, SearchStepMode } from "./il_data.ts";
 import { ImitationLoss } from "./imitation_loss.ts";
-import { type ModelOptimizer, type OptimizerConfig, scheduledLr } from "./optimizer.ts";
+import { ConfigCheck } from "./config_check.ts";
+import {
+  checkOptimizerConfig,
+  type ModelOptimizer,
+  type OptimizerConfig,
+  scheduledLr,
+} from "./optimizer.ts";
 import { NonFiniteError } from "./run.ts";
 
 /** The imitation trainer's settings (defaults: WebShop's train_choice_il.py). */
@@ -87,36 +93,11 @@ export const IL_DEFAULTS: IlConfig = {
 
 /** Throws a RangeError naming the field unless `c` is usable. */
 export function validateIlConfig(c: IlConfig): IlConfig {
-  const pos = (k: keyof IlConfig, v: number, min: number) => {
-    if (!Number.isFinite(v) || v < min) {
-      throw new RangeError(`il config: ${k} must be >= ${min}, got ${v}`);
-    }
-  };
-  const int = (k: keyof IlConfig, min: number) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < min) {
-      throw new RangeError(`il config: ${k} must be an integer >= ${min}, got ${v}`);
-    }
-  };
-  if (!(c.lr > 0)) throw new RangeError(`il config: lr must be positive, got ${c.lr}`);
-  pos("weightDecay", c.weightDecay, 0);
-  pos("clip", c.clip, 0);
-  if (c.schedule !== "linear" && c.schedule !== "constant") {
-    throw new RangeError(`il config: schedule must be linear or constant, got ${c.schedule}`);
-  }
-  if (c.searchSteps !== "skip" && c.searchSteps !== "choose") {
-    throw new RangeError(`il config: searchSteps must be skip or choose, got ${c.searchSteps}`);
-  }
-  int("warmupSteps", 0);
-  int("microBatch", 1);
-  int("gradAccum", 1);
-  int("epochs", 1);
-  int("maxSteps", 0);
-  int("seed", 0);
-  int("logEvery", 1);
-  int("checkpointEvery", 0);
-  int("evalEvery", 0);
-  int("evalExamples", 0);
+  const check = new ConfigCheck("il config", c);
+  checkOptimizerConfig(check);
+  check.oneOf("searchSteps", ["skip", "choose"])
+    .int(1, "microBatch", "gradAccum", "epochs", "logEvery")
+    .int(0, "maxSteps", "seed", "checkpointEvery", "evalEvery", "evalExamples");
   return c;
 }
 

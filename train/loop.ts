@@ -21,7 +21,8 @@ import { ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs, rollout } from "../agent/rollout.ts";
 import { finishRun, logGreedyEval, saveTrainCheckpoint, type TrainContext } from "./common.ts";
 import { keptRollouts, leaveOneOutAdvantages, loopClipBounds } from "./loop_loss.ts";
-import { type ModelOptimizer, scheduledLr } from "./optimizer.ts";
+import { ConfigCheck } from "./config_check.ts";
+import { checkOptimizerConfig, type ModelOptimizer, scheduledLr } from "./optimizer.ts";
 import { PolicyLossGpu } from "./ppo_loss_gpu.ts";
 import { choiceSteps, policyUpdate, type RlSample } from "./rl_update.ts";
 import { goalStream, type RlEnvSetup, type RlOutcome } from "./rl_envs.ts";
@@ -94,36 +95,13 @@ export const LOOP_DEFAULTS: LoopConfig = {
 
 /** Throws a RangeError naming the field unless `c` is usable. */
 export function validateLoopConfig(c: LoopConfig): LoopConfig {
-  const int = (k: keyof LoopConfig, min: number) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < min) {
-      throw new RangeError(`loop config: ${k} must be an integer >= ${min}, got ${v}`);
-    }
-  };
-  int("steps", 1);
-  int("goalsPerIteration", 1);
-  int("rolloutsPerGoal", 2);
-  int("epochs", 1);
-  int("minibatch", 1);
-  int("warmupSteps", 0);
-  int("envs", 1);
-  int("seed", 0);
-  int("logEvery", 1);
-  int("checkpointEvery", 0);
-  int("evalEvery", 0);
-  const pos = (k: keyof LoopConfig) => {
-    if (!((c[k] as number) > 0)) throw new RangeError(`loop config: ${k} must be positive`);
-  };
-  pos("temperature");
-  pos("epsilon");
-  pos("lr");
-  if (!(c.timeBudget >= 0)) throw new RangeError("loop config: timeBudget must be >= 0 minutes");
-  if (!(c.minAbsAdvantage >= 0)) throw new RangeError("loop config: minAbsAdvantage must be >= 0");
-  if (!(c.weightDecay >= 0)) throw new RangeError("loop config: weightDecay must be >= 0");
-  if (!(c.clip >= 0)) throw new RangeError("loop config: clip must be >= 0");
-  if (c.schedule !== "linear" && c.schedule !== "constant") {
-    throw new RangeError(`loop config: schedule must be linear or constant, got ${c.schedule}`);
-  }
+  const check = new ConfigCheck("loop config", c);
+  checkOptimizerConfig(check);
+  check.int(1, "steps", "goalsPerIteration", "epochs", "minibatch", "envs", "logEvery")
+    .int(2, "rolloutsPerGoal")
+    .int(0, "seed", "checkpointEvery", "evalEvery")
+    .positive("temperature", "epsilon")
+    .atLeast(0, "timeBudget", "minAbsAdvantage");
   return c;
 }
 

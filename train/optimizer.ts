@@ -14,6 +14,7 @@ import {
   globalNormScratchSize,
   warmReduceKernels,
 } from "../kernels/reduce.ts";
+import type { ConfigCheck } from "./config_check.ts";
 import { type HostTensor, type Tensor, tensor } from "../kernels/tensor.ts";
 import type { OptimizerState } from "../model/checkpoint.ts";
 import type { ChoiceModel } from "../model/choice_model.ts";
@@ -30,6 +31,12 @@ export interface OptimizerConfig {
   schedule: "linear" | "constant";
   /** Linear warm-up steps from 0 to `lr`. */
   warmupSteps: number;
+}
+
+/** The optimizer fields' checks, shared by every trainer's config validation. */
+export function checkOptimizerConfig<C extends OptimizerConfig>(check: ConfigCheck<C>): void {
+  check.positive("lr").atLeast(0, "weightDecay", "clip").oneOf("schedule", ["linear", "constant"])
+    .int(0, "warmupSteps");
 }
 
 /** Hugging Face's `get_linear_schedule_with_warmup` (and a constant schedule): lr of update `t` (1-based). */

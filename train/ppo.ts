@@ -22,7 +22,8 @@
 import { ModelPolicy } from "../agent/policy.ts";
 import { WebShopEnv } from "../env/mod.ts";
 import { finishRun, logGreedyEval, saveTrainCheckpoint, type TrainContext } from "./common.ts";
-import { type ModelOptimizer, scheduledLr } from "./optimizer.ts";
+import { ConfigCheck } from "./config_check.ts";
+import { checkOptimizerConfig, type ModelOptimizer, scheduledLr } from "./optimizer.ts";
 import { PolicyLossGpu } from "./ppo_loss_gpu.ts";
 import { gae, whiten } from "./returns.ts";
 import { policyUpdate, type RlSample } from "./rl_update.ts";
@@ -106,38 +107,18 @@ export const PPO_DEFAULTS: PpoConfig = {
 
 /** Throws a RangeError naming the field unless `c` is usable. */
 export function validatePpoConfig(c: PpoConfig): PpoConfig {
-  const int = (k: keyof PpoConfig, min: number) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < min) {
-      throw new RangeError(`ppo config: ${k} must be an integer >= ${min}, got ${v}`);
-    }
-  };
-  for (const k of ["steps", "envs", "bptt", "epochs", "minibatches", "logEvery"] as const) {
-    int(k, 1);
-  }
-  for (const k of ["warmupSteps", "seed", "checkpointEvery", "evalEvery"] as const) int(k, 0);
-  if (c.minibatches > c.envs * c.bptt) {
-    throw new RangeError(`ppo config: minibatches ${c.minibatches} > envs × bptt`);
-  }
-  const inUnit = (k: keyof PpoConfig) => {
-    const v = c[k] as number;
-    if (!(v >= 0 && v <= 1)) throw new RangeError(`ppo config: ${k} must be in [0, 1], got ${v}`);
-  };
-  inUnit("gamma");
-  inUnit("gaeLambda");
+  const check = new ConfigCheck("ppo config", c);
+  checkOptimizerConfig(check);
+  check.int(1, "steps", "envs", "bptt", "epochs", "minibatches", "logEvery")
+    .int(0, "seed", "checkpointEvery", "evalEvery")
+    .inRange(0, 1, "gamma", "gaeLambda")
+    .atLeast(0, "clipRangeValue", "wPg", "wTd", "wEn", "timeBudget")
+    .positive("temperature", "rewardScale");
   if (!(c.clipRange > 0 && c.clipRange < 1)) {
     throw new RangeError(`ppo config: clipRange must be in (0, 1), got ${c.clipRange}`);
   }
-  for (
-    const k of ["clipRangeValue", "wPg", "wTd", "wEn", "weightDecay", "clip", "timeBudget"] as const
-  ) {
-    if (!(c[k] >= 0)) throw new RangeError(`ppo config: ${k} must be >= 0, got ${c[k]}`);
-  }
-  for (const k of ["lr", "temperature", "rewardScale"] as const) {
-    if (!(c[k] > 0)) throw new RangeError(`ppo config: ${k} must be positive, got ${c[k]}`);
-  }
-  if (c.schedule !== "linear" && c.schedule !== "constant") {
-    throw new RangeError(`ppo config: schedule must be linear or constant, got ${c.schedule}`);
+  if (c.minibatches > c.envs * c.bptt) {
+    throw new RangeError(`ppo config: minibatches ${c.minibatches} > envs × bptt`);
   }
   return c;
 }
