@@ -1,8 +1,10 @@
 /**
  * A scripted expert for the WebShop env that shops the way WebShop's human demonstrators did:
- * it knows the goal's product (as a human reading the instruction would recognise it), searches
- * with a query of its own, scans results pages for the product, opens it, ticks the goal's options
- * and buys. Part of its episodes are deliberately imperfect, like the human data: a vague first
+ * it searches with a query of its own, scans results pages for a product that fits the
+ * instruction (by default the goal's own product, as a human reading the instruction would
+ * recognise it; with `accept: "fit"`, the first product on the page whose purchase with the
+ * goal's options earns reward 1, as a person buys the first product that satisfies the
+ * instruction), opens it, ticks the goal's options and buys. Part of its episodes are deliberately imperfect, like the human data: a vague first
  * search followed by a second one, a look at another product (usually a lookalike with the same
  * title) and back with "< Prev", extra Description / Features page views, a trip to the next
  * results page and back.
@@ -17,8 +19,9 @@
 import seedrandom from "seedrandom";
 import { instructionWithoutPrice } from "./actions.ts";
 import type { Policy } from "./policies.ts";
-import { PRODUCT_WINDOW } from "./search.ts";
-import type { Goal, Product } from "./types.ts";
+import { getReward } from "./reward.ts";
+import { PRODUCT_WINDOW, productsOnPage } from "./search.ts";
+import type { ChosenOptions, Goal, Product } from "./types.ts";
 import type { WebShopEnv } from "./webshop_env.ts";
 
 /** Settings of {@linkcode ExpertPolicy}. */
@@ -29,7 +32,17 @@ export interface ExpertOptions {
   imperfectRate?: number;
   /** Results pages scanned per search before searching again (default 5, all 50 results). */
   maxPages?: number;
+  /**
+   * Which product to buy: `"target"` (default) the goal's own product only (paging and
+   * searching again until it shows up, which on a catalog of lookalikes means clicking Next >
+   * past products that fit); `"fit"` the first on the page that earns reward 1 with the goal's
+   * options.
+   */
+  accept?: ExpertAccept;
 }
+
+/** What {@linkcode ExpertPolicy} accepts to buy. */
+export type ExpertAccept = "fit" | "target";
 
 /** The detours one episode takes. */
 export interface ExpertDetours {
@@ -79,6 +92,17 @@ export function expertQueries(
   return { queries: out.filter((q) => q !== ""), vague: cleanQuery(goal.query) };
 }
 
+/** The goal's option values that `product` offers, by option name (what the expert ticks). */
+export function goalOptionsOn(product: Product, goal: Pick<Goal, "goal_options">): ChosenOptions {
+  const want = goalOptionValues(goal);
+  const out: ChosenOptions = {};
+  for (const [name, values] of Object.entries(product.options)) {
+    const v = values.find((x) => want.includes(x));
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
 /**
  * The scripted expert. Reaches reward 1 (corrected mode) whenever a query finds the product,
  * which the title query nearly always does.
@@ -94,6 +118,9 @@ export class ExpertPolicy implements Policy {
   readonly seed: number;
   readonly imperfectRate: number;
   readonly maxPages: number;
+  readonly accept: ExpertAccept;
+  /** Lower-cased ASIN of the product this episode buys, once one is picked. */
+  #chosen = "";
   #queries: string[] = [];
   #queryIndex = 0;
   #detours: ExpertDetours = {
@@ -116,6 +143,10 @@ export class ExpertPolicy implements Policy {
     this.seed = options.seed ?? 0;
     this.imperfectRate = options.imperfectRate ?? 0.5;
     this.maxPages = options.maxPages ?? 5;
+    this.accept = options.accept ?? "target";
+    if (this.accept !== "fit" && this.accept !== "target") {
+      throw new Error(`ExpertPolicy: accept must be "fit" or "target", got "${options.accept}"`);
+    }
     if (!(this.imperfectRate >= 0 && this.imperfectRate <= 1)) {
       throw new Error(
         `ExpertPolicy: imperfectRate must be in [0, 1], got ${options.imperfectRate}`,
@@ -166,12 +197,12 @@ export class ExpertPolicy implements Policy {
     this.#wander = "planned";
     this.#viewsLeft = d.views.slice();
     this.#giveUp = false;
+    this.#chosen = "";
   }
 
   act(env: WebShopEnv): string {
     const page = env.page;
     const goal = env.goal;
-    const target = goal.asin.toLowerCase();
     const clickables = new Set(env.availableActions().clickables);
     switch (page.kind) {
       case "search": {
@@ -186,12 +217,18 @@ export class ExpertPolicy implements Policy {
         return `search[${q}]`;
       }
       case "results": {
+        const target = this.#pick(env, page.results, page.page);
         if (this.#onVagueResults) {
           // A vague search's first page: people mostly refine the query rather than browse it.
           this.#onVagueResults = false;
-          if (!(clickables.has(target) && this.#rng() < 0.3)) return "click[back to search]";
+          if (!(target !== "" && this.#rng() < 0.3)) return "click[back to search]";
         }
-        if (!this.#giveUp && clickables.has(target)) {
+        // Wandered onto page 2: return to where the product was.
+        if (this.#wander === "away" && !this.#giveUp) {
+          this.#wander = "back";
+          return "click[< prev]";
+        }
+        if (!this.#giveUp && target !== "") {
           if (this.#detours.wander && this.#wander === "planned" && page.page === 1) {
             this.#wander = "away";
             return "click[next >]";
@@ -201,12 +238,8 @@ export class ExpertPolicy implements Policy {
             const other = this.#peekCandidate(page.results, page.page, target);
             if (other) return `click[${other}]`;
           }
+          this.#chosen = target;
           return `click[${target}]`;
-        }
-        // Came back from wandering onto page 2: return to where the target was.
-        if (this.#wander === "away" && !this.#giveUp) {
-          this.#wander = "back";
-          return "click[< prev]";
         }
         const morePages = page.results.length > page.page * PRODUCT_WINDOW;
         if (!this.#giveUp && page.page < this.maxPages && morePages) return "click[next >]";
@@ -217,11 +250,12 @@ export class ExpertPolicy implements Policy {
         this.#giveUp = true;
         if (page.page > 1) return "click[< prev]";
         const first = page.results[0];
-        return first ? `click[${first.asin.toLowerCase()}]` : "click[back to search]";
+        if (first) this.#chosen = first.asin.toLowerCase();
+        return first ? `click[${this.#chosen}]` : "click[back to search]";
       }
       case "item": {
         const here = page.product.asin.toLowerCase();
-        if (here !== target && !this.#giveUp) {
+        if (here !== this.#chosen) {
           // A peek at another product: perhaps read a sub-page, then go back.
           if (this.#detours.peekSubPage && !this.#peekSubDone) {
             this.#peekSubDone = true;
@@ -245,6 +279,20 @@ export class ExpertPolicy implements Policy {
       case "done":
         return "finish";
     }
+  }
+
+  /** The lower-cased ASIN to buy on results page `pageNo`, or "" when none is acceptable. */
+  #pick(env: WebShopEnv, results: readonly Product[], pageNo: number): string {
+    const onPage = productsOnPage(results, pageNo);
+    if (this.accept === "target") {
+      const target = env.goal.asin.toLowerCase();
+      return onPage.some((p) => p.asin.toLowerCase() === target) ? target : "";
+    }
+    const goal = env.goal;
+    const fit = onPage.find((p) =>
+      getReward(p, goal, p.price, goalOptionsOn(p, goal), { mode: env.rewardMode }) === 1
+    );
+    return fit ? fit.asin.toLowerCase() : "";
   }
 
   /** Another product on this results page, a same-title lookalike when there is one. */

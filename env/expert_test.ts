@@ -122,3 +122,25 @@ requires([WEBSHOP_SAMPLE], {
     assert.ok(ok / n >= 0.95, `expert success on the real sample: ${ok}/${n}`);
   },
 });
+
+Deno.test('ExpertPolicy accept "fit" buys the first fitting product and pages less than "target"', () => {
+  const e = env();
+  const fit = new ExpertPolicy({ seed: 0, accept: "fit" });
+  const target = new ExpertPolicy({ seed: 0, accept: "target" });
+  const next = (a: string[]) => a.filter((x) => x === "click[next >]").length;
+  let ok = 0, other = 0, pagesFit = 0, pagesTarget = 0;
+  for (let g = 0; g < 100; g++) {
+    const r = runEpisode(e, fit, g);
+    if (r.reward === 1) ok++;
+    if (r.bought && e.page.kind === "done" && e.page.product.asin !== e.goal.asin) other++;
+    pagesFit += next(r.actions);
+    pagesTarget += next(runEpisode(e, target, g).actions);
+  }
+  assert.ok(ok >= 95, `fit expert success ${ok}/100`);
+  assert.ok(other > 0, "some episodes buy a fitting product other than the goal's own");
+  assert.ok(pagesFit < pagesTarget, `Next > clicks: fit ${pagesFit}, target ${pagesTarget}`);
+  assert.throws(
+    () => new ExpertPolicy({ accept: "any" as "fit" }),
+    /accept must be "fit" or "target"/,
+  );
+});

@@ -9,7 +9,7 @@
  */
 
 import { generateDemonstrations, loadDemonstrations, writeDemonstrations } from "../env/demos.ts";
-import { ExpertPolicy } from "../env/expert.ts";
+import { type ExpertAccept, ExpertPolicy } from "../env/expert.ts";
 import type { RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
 import { type LoadedCatalog, openCatalog } from "../env/catalog.ts";
@@ -35,6 +35,11 @@ export interface DataConfig {
   numDemos: number;
   /** Scripted demonstrations on eval goals, for held-out action accuracy. */
   evalDemos: number;
+  /**
+   * What the scripted expert buys (`demos: "expert"`): "target", the goal's own product
+   * (default), or "fit", the first product on a results page that earns reward 1.
+   */
+  expertAccept?: ExpertAccept;
   /** A tokenizer.json or BERT folder, or "wordpiece" to learn one from the catalog. */
   tokenizer: string;
   /** Size of a learned WordPiece vocabulary (before WebShop's four tokens). */
@@ -141,9 +146,15 @@ export async function prepareData(
 
   let demosPath = cfg.demos;
   if (cfg.demos === "expert") {
+    const accept = cfg.expertAccept ?? "target";
+    if (accept !== "target" && accept !== "fit") {
+      throw new Error(`data: expertAccept must be target or fit, got "${accept}"`);
+    }
+    // The target expert's files keep their first names, so existing caches stay valid.
+    const tag = accept === "fit" ? "-fit" : "";
     demosPath =
-      `${catalogDir}/il_trajs_expert-${cfg.numDemos}-${cfg.evalDemos}-${cfg.rewardMode}.jsonl`;
-    if (cfg.catalog !== "synthetic") demosPath = `${cfg.cacheDir}/il_trajs_expert.jsonl`;
+      `${catalogDir}/il_trajs_expert${tag}-${cfg.numDemos}-${cfg.evalDemos}-${cfg.rewardMode}.jsonl`;
+    if (cfg.catalog !== "synthetic") demosPath = `${cfg.cacheDir}/il_trajs_expert${tag}.jsonl`;
     if (!(await exists(demosPath))) {
       const t0 = performance.now();
       const env = new WebShopEnv({
@@ -161,7 +172,7 @@ export async function prepareData(
       }
       const demos = generateDemonstrations(
         env,
-        new ExpertPolicy({ seed: 0 }),
+        new ExpertPolicy({ seed: 0, accept }),
         [...train.slice(0, cfg.numDemos), ...evalGoals.slice(0, cfg.evalDemos)],
       );
       await Deno.mkdir(demosPath.slice(0, demosPath.lastIndexOf("/")), { recursive: true });

@@ -23,6 +23,7 @@ export const MAIN_DATA: DataConfig = {
   demos: "expert",
   numDemos: 600,
   evalDemos: 100,
+  expertAccept: "target",
   tokenizer: "wordpiece",
   vocabSize: 4000,
   rewardMode: DEFAULT_REWARD_MODE,

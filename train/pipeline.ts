@@ -232,6 +232,8 @@ export async function ilReference(
   if (cfg.reference) return { path: cfg.reference, updates: 0 };
   const key = hashOf({
     data: { ...cfg.data, cacheDir: undefined },
+    // The demonstrations themselves: a file edited in place, or recorded by another expert.
+    demos: hashOf(data.demos),
     model: cfg.model,
     encoder: cfg.encoder,
     init: cfg.init,
