@@ -4,10 +4,10 @@
  * instruction (by default the goal's own product, as a human reading the instruction would
  * recognise it; with `accept: "fit"`, the first product on the page whose purchase with the
  * goal's options earns reward 1, as a person buys the first product that satisfies the
- * instruction), opens it, ticks the goal's options and buys. Part of its episodes are deliberately imperfect, like the human data: a vague first
- * search followed by a second one, a look at another product (usually a lookalike with the same
- * title) and back with "< Prev", extra Description / Features page views, a trip to the next
- * results page and back.
+ * instruction), opens it, ticks the goal's options and buys. Part of its episodes are
+ * deliberately imperfect, like the human data: a vague first search followed by a second one, a
+ * look at another product (usually a lookalike with the same title) and back with "< Prev", extra
+ * Description / Features page views, a trip to the next results page and back.
  *
  * It is a `Policy` (policies.ts), so `runEpisode` runs it and `recordDemonstration` (demos.ts)
  * turns its episodes into il_trajs lines. Every draw comes from a stream seeded by the expert's
@@ -43,6 +43,9 @@ export interface ExpertOptions {
 
 /** What {@linkcode ExpertPolicy} accepts to buy. */
 export type ExpertAccept = "fit" | "target";
+
+/** Every {@linkcode ExpertAccept}, for checking a value read from a flag or a config. */
+export const EXPERT_ACCEPTS: readonly ExpertAccept[] = ["target", "fit"];
 
 /** The detours one episode takes. */
 export interface ExpertDetours {
@@ -144,7 +147,7 @@ export class ExpertPolicy implements Policy {
     this.imperfectRate = options.imperfectRate ?? 0.5;
     this.maxPages = options.maxPages ?? 5;
     this.accept = options.accept ?? "target";
-    if (this.accept !== "fit" && this.accept !== "target") {
+    if (!EXPERT_ACCEPTS.includes(this.accept)) {
       throw new Error(`ExpertPolicy: accept must be "fit" or "target", got "${options.accept}"`);
     }
     if (!(this.imperfectRate >= 0 && this.imperfectRate <= 1)) {
@@ -250,8 +253,9 @@ export class ExpertPolicy implements Policy {
         this.#giveUp = true;
         if (page.page > 1) return "click[< prev]";
         const first = page.results[0];
-        if (first) this.#chosen = first.asin.toLowerCase();
-        return first ? `click[${this.#chosen}]` : "click[back to search]";
+        if (!first) return "click[back to search]";
+        this.#chosen = first.asin.toLowerCase();
+        return `click[${this.#chosen}]`;
       }
       case "item": {
         const here = page.product.asin.toLowerCase();
@@ -297,7 +301,7 @@ export class ExpertPolicy implements Policy {
 
   /** Another product on this results page, a same-title lookalike when there is one. */
   #peekCandidate(results: readonly Product[], pageNo: number, target: string): string | null {
-    const onPage = results.slice((pageNo - 1) * PRODUCT_WINDOW, pageNo * PRODUCT_WINDOW);
+    const onPage = productsOnPage(results, pageNo);
     const targetProduct = onPage.find((p) => p.asin.toLowerCase() === target);
     const others = onPage.filter((p) => p.asin.toLowerCase() !== target);
     if (others.length === 0) return null;

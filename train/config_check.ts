@@ -27,15 +27,21 @@ export class ConfigCheck<C extends object> {
     return this;
   }
 
-  /** Numbers `>= min` (NaN fails). */
+  /** Finite numbers `>= min` (NaN and ±Infinity fail). */
   atLeast(min: number, ...keys: (keyof C)[]): this {
-    for (const k of keys) if (!((this.#value(k) as number) >= min)) this.#fail(k, `>= ${min}`);
+    for (const k of keys) {
+      const v = this.#value(k);
+      if (!(Number.isFinite(v) && (v as number) >= min)) this.#fail(k, `>= ${min}`);
+    }
     return this;
   }
 
-  /** Numbers `> 0` (NaN fails). */
+  /** Finite numbers `> 0` (NaN and Infinity fail). */
   positive(...keys: (keyof C)[]): this {
-    for (const k of keys) if (!((this.#value(k) as number) > 0)) this.#fail(k, "positive");
+    for (const k of keys) {
+      const v = this.#value(k);
+      if (!(Number.isFinite(v) && (v as number) > 0)) this.#fail(k, "positive");
+    }
     return this;
   }
 

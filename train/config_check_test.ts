@@ -16,6 +16,9 @@ Deno.test("ConfigCheck names the config, the field, the rule and the value", () 
   fails(() => check.atLeast(0, "x"), "demo config: x must be >= 0, got NaN");
   fails(() => check.atLeast(0, "y"), "demo config: y must be >= 0, got -1");
   fails(() => check.positive("z"), "demo config: z must be positive, got 0");
+  const inf = new ConfigCheck("demo config", { w: Infinity });
+  fails(() => inf.atLeast(0, "w"), "demo config: w must be >= 0, got Infinity");
+  fails(() => inf.positive("w"), "demo config: w must be positive, got Infinity");
   fails(
     () => check.oneOf("s", ["linear", "constant"]),
     "demo config: s must be linear or constant, got cosine",

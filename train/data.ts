@@ -9,7 +9,7 @@
  */
 
 import { generateDemonstrations, loadDemonstrations, writeDemonstrations } from "../env/demos.ts";
-import { type ExpertAccept, ExpertPolicy } from "../env/expert.ts";
+import { EXPERT_ACCEPTS, type ExpertAccept, ExpertPolicy } from "../env/expert.ts";
 import type { RewardMode } from "../env/reward.ts";
 import { SearchEngine } from "../env/search.ts";
 import { type LoadedCatalog, openCatalog } from "../env/catalog.ts";
@@ -147,8 +147,8 @@ export async function prepareData(
   let demosPath = cfg.demos;
   if (cfg.demos === "expert") {
     const accept = cfg.expertAccept ?? "target";
-    if (accept !== "target" && accept !== "fit") {
-      throw new Error(`data: expertAccept must be target or fit, got "${accept}"`);
+    if (!EXPERT_ACCEPTS.includes(accept)) {
+      throw new Error(`data: expertAccept must be ${EXPERT_ACCEPTS.join(" or ")}, got "${accept}"`);
     }
     // The target expert's files keep their first names, so existing caches stay valid.
     const tag = accept === "fit" ? "-fit" : "";
