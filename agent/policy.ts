@@ -148,9 +148,10 @@ export class ModelPolicy implements AgentPolicy {
 }
 
 /**
- * Scores decisions, `maxBatch` (default 32) per submit: the log-probs of every valid action per
- * decision and, with `values`, the value head's output. Each submit reads back once (twice with
- * values): sync points.
+ * Scores decisions, at most `maxBatch` (default 32) per submit, in batches of similar state
+ * length ({@linkcode AgentEncoder.batches}): the log-probs of every valid action per decision
+ * and, with `values`, the value head's output, in the order given. Each submit reads back once
+ * (twice with values): sync points.
  */
 export async function scoreDecisions(
   model: ChoiceModel,
@@ -158,18 +159,21 @@ export async function scoreDecisions(
   decisions: readonly { state: string; actions: readonly string[] }[],
   opts: { values?: boolean; maxBatch?: number } = {},
 ): Promise<{ logps: Float32Array[]; values: Float32Array | null }> {
-  const maxBatch = opts.maxBatch ?? 32;
-  const logps: Float32Array[] = [], values: number[] = [];
-  for (let i = 0; i < decisions.length; i += maxBatch) {
+  const logps: Float32Array[] = new Array(decisions.length);
+  const values = opts.values ? new Float32Array(decisions.length) : null;
+  if (decisions.length === 0) return { logps, values };
+  for (const { batch, indices } of encoder.batches(decisions, opts.maxBatch ?? 32)) {
     const b = model.gpu.batch("agent score");
-    const r = model.score(b, encoder.batch(decisions.slice(i, i + maxBatch)), {
-      values: opts.values,
-    });
+    const r = model.score(b, batch, { values: opts.values });
     b.submit();
-    logps.push(...await model.readLogp());
-    if (r.values) values.push(...await r.values.read());
+    const lp = await model.readLogp();
+    indices.forEach((i, j) => logps[i] = lp[j]);
+    if (values && r.values) {
+      const v = await r.values.read();
+      indices.forEach((i, j) => values[i] = v[j]);
+    }
   }
-  return { logps, values: opts.values ? Float32Array.from(values) : null };
+  return { logps, values };
 }
 
 /** Uniform over the valid actions (the floor any learner must beat). */

@@ -19,7 +19,6 @@
  */
 
 import seedrandom from "seedrandom";
-import { scoreDecisions } from "../agent/policy.ts";
 import { type Tensor, tensor } from "../kernels/tensor.ts";
 import { seedFor } from "../model/init.ts";
 import {
@@ -171,17 +170,29 @@ export function sampleRejected(
   return first === chosen ? draw(chosen) : first;
 }
 
-/** Reference log-probs of every example of the given episodes, in one scoring pass. */
+/**
+ * Reference log-probs of every example of the given episodes, in one pass before the updates.
+ * Each episode is scored as one batch, as an update of one episode (the default) trains on it: a
+ * batch pads its actions to its longest, which BiAttention sees (model/choice_model.ts), so only
+ * the same batch gives the policy's first log-probs exactly (the first loss is ln 2). With
+ * `episodesPerUpdate` > 1 an update pads over several episodes, a difference of ~1e-5.
+ */
 export async function referenceLogps(
   ctx: TrainContext,
   episodes: readonly Episode[],
   which: Iterable<number>,
-  batchSize = 32,
 ): Promise<Map<IlExample, Float32Array>> {
-  const todo: IlExample[] = [];
-  for (const i of new Set(which)) todo.push(...episodes[i].examples);
-  const { logps } = await scoreDecisions(ctx.model, ctx.encoder, todo, { maxBatch: batchSize });
-  return new Map(todo.map((e, i) => [e, logps[i]]));
+  const out = new Map<IlExample, Float32Array>();
+  for (const i of new Set(which)) {
+    const ex = episodes[i].examples;
+    if (ex.length === 0) continue;
+    const b = ctx.model.gpu.batch("dpo reference");
+    ctx.model.score(b, ctx.encoder.batch(ex));
+    b.submit();
+    const lp = await ctx.model.readLogp();
+    ex.forEach((e, j) => out.set(e, lp[j]));
+  }
+  return out;
 }
 
 /** What {@linkcode trainDpo} did. */
