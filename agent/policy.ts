@@ -10,6 +10,7 @@
 import seedrandom from "seedrandom";
 import type { WebShopEnv } from "../env/webshop_env.ts";
 import { OraclePolicy } from "../env/policies.ts";
+import { ActionCache } from "../model/action_cache.ts";
 import type { ChoiceModel } from "../model/choice_model.ts";
 import type { AgentEncoder } from "./encoder.ts";
 
@@ -64,6 +65,23 @@ export interface ModelPolicyOptions {
   maxBatch?: number;
   /** Label (default "model"). */
   name?: string;
+  /**
+   * Read the actions' encodings from this cache ({@linkcode actionCacheFor}): exact, and only
+   * for weights that stay fixed while it is used (evaluation; never across optimizer updates).
+   */
+  actionCache?: ActionCache;
+}
+
+/**
+ * A cache of `model`'s action encodings at `encoder`'s action length (model/action_cache.ts),
+ * for policies that evaluate fixed weights. The caller destroys it.
+ */
+export function actionCacheFor(model: ChoiceModel, encoder: AgentEncoder): ActionCache {
+  return new ActionCache(model.gpu, {
+    length: encoder.config.actionLen,
+    hiddenSize: model.config.bert.hiddenSize,
+    padId: encoder.tokenizer.padId,
+  });
 }
 
 /** Index of the largest value (the first on ties). */
@@ -98,6 +116,7 @@ export class ModelPolicy implements AgentPolicy {
   readonly epsilon: number;
   readonly values: boolean;
   readonly maxBatch: number;
+  readonly actionCache: ActionCache | null;
   readonly #rng: () => number;
 
   constructor(model: ChoiceModel, encoder: AgentEncoder, opts: ModelPolicyOptions = {}) {
@@ -109,6 +128,7 @@ export class ModelPolicy implements AgentPolicy {
     this.epsilon = opts.epsilon ?? 0.1;
     this.values = opts.values ?? false;
     this.maxBatch = opts.maxBatch ?? 64;
+    this.actionCache = opts.actionCache ?? null;
     if (!["greedy", "sample", "epsilon"].includes(this.mode)) {
       throw new RangeError(`ModelPolicy: mode must be greedy, sample or epsilon, got ${this.mode}`);
     }
@@ -127,6 +147,7 @@ export class ModelPolicy implements AgentPolicy {
     const { logps, values } = await scoreDecisions(this.model, this.encoder, decisions, {
       values: this.values,
       maxBatch: this.maxBatch,
+      actionCache: this.actionCache ?? undefined,
     });
     return decisions.map((d, j) => {
       const lp = logps[j];
@@ -150,21 +171,22 @@ export class ModelPolicy implements AgentPolicy {
 /**
  * Scores decisions, at most `maxBatch` (default 32) per submit, in batches of similar state
  * length ({@linkcode AgentEncoder.batches}): the log-probs of every valid action per decision
- * and, with `values`, the value head's output, in the order given. Each submit reads back once
- * (twice with values): sync points.
+ * and, with `values`, the value head's output, in the order given; with `actionCache`, the
+ * actions' encodings come from it (fixed weights only). Each submit reads back once (twice with
+ * values): sync points.
  */
 export async function scoreDecisions(
   model: ChoiceModel,
   encoder: AgentEncoder,
   decisions: readonly { state: string; actions: readonly string[] }[],
-  opts: { values?: boolean; maxBatch?: number } = {},
+  opts: { values?: boolean; maxBatch?: number; actionCache?: ActionCache } = {},
 ): Promise<{ logps: Float32Array[]; values: Float32Array | null }> {
   const logps: Float32Array[] = new Array(decisions.length);
   const values = opts.values ? new Float32Array(decisions.length) : null;
   if (decisions.length === 0) return { logps, values };
   for (const { batch, indices } of encoder.batches(decisions, opts.maxBatch ?? 32)) {
     const b = model.gpu.batch("agent score");
-    const r = model.score(b, batch, { values: opts.values });
+    const r = model.score(b, batch, { values: opts.values, actionCache: opts.actionCache });
     b.submit();
     const lp = await model.readLogp();
     indices.forEach((i, j) => logps[i] = lp[j]);

@@ -22,6 +22,7 @@
 import { type AgentCheckpoint, loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder } from "../agent/encoder.ts";
 import {
+  actionCacheFor,
   type AgentPolicy,
   type ChoiceMode,
   ModelPolicy,
@@ -207,6 +208,8 @@ export function instantiateAgent(
   }
   const model = ChoiceModel.create(gpu, p.checkpoint.spec.model, p.checkpoint.weights);
   const encoder = new AgentEncoder(tokenizer, p.checkpoint.spec.encoder);
+  // A checkpoint's weights never change here: every policy of it shares one action cache.
+  const actionCache = actionCacheFor(model, encoder);
   const make = (seed: number): AgentPolicy =>
     new ModelPolicy(model, encoder, {
       mode: opts.mode ?? "greedy",
@@ -215,13 +218,17 @@ export function instantiateAgent(
       values: opts.values,
       maxBatch: opts.maxBatch,
       name: p.label,
+      actionCache,
     });
   return {
     ...base,
     policy: make(opts.seed ?? 0),
     withSeed: make,
     model,
-    destroy: () => model.destroy(),
+    destroy: () => {
+      actionCache.destroy();
+      model.destroy();
+    },
   };
 }
 

@@ -6,11 +6,14 @@
  * copyRows: a strided row copy (or accumulation), dst[r·dStride + dOff + c] = (or +=)
  * src[r·sStride + sOff + c], for R rows of `width` values.
  *
+ * gatherRows: an indexed row copy, dst[r·width + c] = src[index[r]·sStride + c]: the choice
+ * model reads cached action encodings by slot.
+ *
  * @module
  */
 
-import { type Batch, type Gpu, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
-import { assertNoAlias, assertSize, type Tensor } from "./tensor.ts";
+import { type Batch, type Gpu, GpuError, grid, packParams, WGSL_WG_INDEX } from "./device.ts";
+import { assertDType, assertNoAlias, assertSize, type Tensor } from "./tensor.ts";
 
 const COPY_WGSL = /* wgsl */ `
 override WG: u32 = 256;
@@ -88,4 +91,56 @@ export function copyRows(batch: Batch, dst: Tensor, src: Tensor, d: CopyRowsDims
 export function warmCopyRows(gpu: Gpu): void {
   gpu.pipeline("copy_rows", COPY_ROWS_WGSL, { ACCUM: 0 });
   gpu.pipeline("copy_rows", COPY_ROWS_WGSL, { ACCUM: 1 });
+}
+
+const GATHER_ROWS_WGSL = /* wgsl */ `
+struct Params { R: u32, W: u32, sStride: u32, sRows: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read> index: array<u32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  ${WGSL_WG_INDEX}
+  let e = wgIndex * 64u + lid;
+  if (e >= p.R * p.W) { return; }
+  let r = e / p.W;
+  let c = e % p.W;
+  let s = index[r];
+  // An index past src's rows becomes NaN, which the non-finite checks report.
+  if (s < p.sRows) { dst[e] = src[s * p.sStride + c]; } else { dst[e] = bitcast<f32>(0x7fc00000u); }
+}`;
+
+/** Layout of {@linkcode gatherRows}: R rows of `width` values from src rows of `sStride`. */
+export interface GatherRowsDims {
+  R: number;
+  width: number;
+  sStride: number;
+}
+
+/**
+ * Records dst[r·width + c] = src[index[r]·sStride + c] for R rows of `width` values (`index` u32
+ * (R); NaN where an index is past src's rows). Shapes: src (rows·sStride), dst (R·width).
+ */
+export function gatherRows(
+  batch: Batch,
+  dst: Tensor,
+  src: Tensor,
+  index: Tensor,
+  d: GatherRowsDims,
+): void {
+  const op = "gatherRows";
+  if (d.R === 0 || d.width === 0) return;
+  if (d.width > d.sStride) {
+    throw new GpuError(`${op}: width ${d.width} exceeds the source row stride ${d.sStride}`);
+  }
+  assertDType(op, "index", index, "u32");
+  assertSize(op, "index", index, d.R);
+  assertSize(op, "dst", dst, d.R * d.width);
+  assertNoAlias(op, [["dst", dst]], [["src", src], ["index", index]]);
+  const sRows = Math.floor(src.size / d.sStride);
+  const pipe = batch.gpu.pipeline("gather_rows", GATHER_ROWS_WGSL);
+  const params = packParams([d.R, d.width, d.sStride, sRows]);
+  batch.dispatch(pipe, [src, index, dst], params, grid(Math.ceil((d.R * d.width) / 64)));
 }

@@ -1,8 +1,9 @@
+import assert from "node:assert/strict";
 import { assertClose, assertRejects, assertThrows } from "../testing/assert.ts";
 import { gpuTest } from "../testing/gpu.ts";
 import { randn } from "../testing/numeric.ts";
-import { copyForward, copyRows } from "./copy.ts";
-import { copyCpu } from "./cpu/copy.ts";
+import { copyForward, copyRows, gatherRows } from "./copy.ts";
+import { copyCpu, gatherRowsCpu } from "./cpu/copy.ts";
 import { tensor } from "./tensor.ts";
 import { GpuError, packParams } from "./device.ts";
 
@@ -46,5 +47,30 @@ gpuTest("copyRows() copies and accumulates strided rows", async (gpu) => {
   assertClose(await dst.read(), e, { atol: 0, rtol: 0 }, "copyRows");
   const b = gpu.batch("bad");
   assertThrows(() => copyRows(b, dst, src, { ...d, R: 4 }), GpuError, "copyRows: src");
+  b.submit();
+});
+
+gpuTest("gatherRows() reads indexed rows as the CPU reference does", async (gpu) => {
+  // 5 source rows of stride 7; take the first 3 values of rows 4, 0, 4, 2, and of row 9 (past
+  // the source: NaN).
+  const src = randn(35, 7);
+  const idx = [4, 0, 4, 2, 9], d = { R: 5, width: 3, sStride: 7 };
+  const s = tensor(gpu, [35], "src", src), dst = tensor(gpu, [15], "dst");
+  const index = tensor(gpu, [5], "index", Uint32Array.from(idx), "u32");
+  gpu.run("gatherRows", (b) => gatherRows(b, dst, s, index, d));
+  const want = new Float32Array(15);
+  gatherRowsCpu(want, src, idx, d);
+  assertClose(
+    (await dst.read()).subarray(0, 12),
+    want.subarray(0, 12),
+    { atol: 0, rtol: 0 },
+    "rows",
+  );
+  assertClose(want.subarray(0, 3), src.subarray(28, 31), { atol: 0, rtol: 0 }, "row 4 by hand");
+  const got = await dst.read();
+  for (let c = 12; c < 15; c++) assert.ok(Number.isNaN(got[c]) && Number.isNaN(want[c]));
+  const b = gpu.batch("bad");
+  assertThrows(() => gatherRows(b, dst, s, index, { ...d, width: 8 }), GpuError, "exceeds");
+  assertThrows(() => gatherRows(b, dst, s, index, { ...d, R: 6 }), GpuError, "gatherRows: index");
   b.submit();
 });

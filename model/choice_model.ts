@@ -34,7 +34,7 @@ import {
   biattentionForward,
   writeBiAttentionIndex,
 } from "../kernels/biattention.ts";
-import { copyRows } from "../kernels/copy.ts";
+import { copyRows, gatherRows } from "../kernels/copy.ts";
 import { linearBackward, linearForward } from "../kernels/matmul.ts";
 import {
   leakyReluBackward,
@@ -50,6 +50,7 @@ import {
   segmentLogSoftmaxForward,
 } from "../kernels/segment.ts";
 import { zeroGrad } from "../kernels/adamw.ts";
+import type { ActionCache, ActionSlots } from "./action_cache.ts";
 import { type BertConfig, validateBertConfig } from "./config.ts";
 import {
   bertForwardFlops,
@@ -318,8 +319,20 @@ export class ChoiceModel {
   readonly headGrads: Map<string, Tensor>;
   #bufs: ChoiceBuffers | null = null;
   #dims: ChoiceDims | null = null;
-  #forwarded: { train: boolean; values: boolean } | null = null;
+  #forwarded: { train: boolean; values: boolean; cached: boolean } | null = null;
   #sizes: number[] = [];
+  /** The uploaded actions on the host, for {@linkcode ActionCache} keys. */
+  #actionsHost: { ids: ArrayLike<number>; mask: ArrayLike<number> } | null = null;
+  /** Inputs and output of cached action encodings (grown as batches need). */
+  #cacheIo: {
+    rows: number;
+    length: number;
+    ids: Tensor;
+    types: Tensor;
+    mask: Tensor;
+    slots: Tensor;
+    ha: Tensor;
+  } | null = null;
 
   private constructor(gpu: Gpu, config: ChoiceConfig, bert: BertModel) {
     this.gpu = gpu;
@@ -580,6 +593,7 @@ export class ChoiceModel {
     if (c.image) b.images.write(inp.images ?? new Float32Array(S * c.imageDim));
     this.#dims = { S, A, Ts, Ta, Tm };
     this.#sizes = [...inp.sizes];
+    this.#actionsHost = { ids: inp.actionIds, mask: inp.actionMask };
     this.#forwarded = null;
     return this.#dims;
   }
@@ -587,14 +601,27 @@ export class ChoiceModel {
   /**
    * Records the forward of the uploaded batch. Returns log-probs (A) of every action within its
    * state's group and, with `values`, the value head's output (S). `train` turns dropout on.
+   * `actionCache` (inference only; no backward follows) reads the actions' encodings from the
+   * cache, encoding only the actions it does not hold.
    */
   forward(
     batch: Batch,
-    opts: { train?: boolean; seed?: number; values?: boolean } = {},
+    opts: { train?: boolean; seed?: number; values?: boolean; actionCache?: ActionCache } = {},
   ): { logp: Tensor; values: Tensor | null } {
     const d = this.dims, b = this.#bufs!, c = this.config;
     const { S, A, Ts, Ta, Tm } = d, C = c.bert.hiddenSize, V = c.valueHidden;
     const train = opts.train ?? false, seed = opts.seed ?? 0;
+    const cache = opts.actionCache;
+    if (cache && train) {
+      throw new GpuError("ChoiceModel.forward: an action cache is for inference (train is on)");
+    }
+    if (cache && (cache.gpu !== this.gpu || cache.hiddenSize !== C)) {
+      throw new GpuError(
+        `ChoiceModel.forward: the action cache is for another device or width (${cache.hiddenSize} channels, the model has ${C})`,
+      );
+    }
+    const host = this.#actionsHost!;
+    const slots = cache ? cache.lookup(host.ids, host.mask, A, Ta) : null;
     const H = (n: string) => this.head.get(n)!;
     const hs = this.bert.forward(
       batch,
@@ -606,7 +633,7 @@ export class ChoiceModel {
       seedFor(seed, "state"),
       "state",
     );
-    const ha = this.bert.forward(
+    const ha = cache && slots ? this.#cachedActions(batch, cache, slots, A, Ta) : this.bert.forward(
       batch,
       b.actionIds,
       b.actionTypes,
@@ -682,18 +709,86 @@ export class ChoiceModel {
       });
       values = b.values.view([S]);
     }
-    this.#forwarded = { train, values: !!opts.values };
+    this.#forwarded = { train, values: !!opts.values, cached: !!slots };
     return { logp: b.logp.view([A]), values };
+  }
+
+  /**
+   * Records the encoding of the batch's actions the cache lacks (at the cache's length, into
+   * their consecutive slots) and the copy of every action's first Ta positions out of the cache.
+   */
+  #cachedActions(batch: Batch, cache: ActionCache, at: ActionSlots, A: number, Ta: number): Tensor {
+    const C = this.config.bert.hiddenSize, Tc = cache.length, F = at.fresh.length;
+    let io = this.#cacheIo;
+    if (!io || io.rows < A || io.length !== Tc) {
+      const rows = Math.max(A, io?.rows ?? 0);
+      if (io) { for (const t of [io.ids, io.types, io.mask, io.slots, io.ha]) t.destroy(); }
+      const u = (n: number, name: string) =>
+        tensor(this.gpu, [n], `choice cache ${name}`, undefined, "u32");
+      io = this.#cacheIo = {
+        rows,
+        length: Tc,
+        ids: u(rows * Tc, "ids"),
+        types: u(rows * Tc, "types"),
+        mask: tensor(this.gpu, [rows * Tc], "choice cache mask"),
+        slots: u(rows, "slots"),
+        ha: tensor(this.gpu, [rows * Tc * C], "choice cache ha"),
+      };
+    }
+    if (F > 0) {
+      const host = this.#actionsHost!;
+      const ids = new Uint32Array(F * Tc).fill(cache.padId), mask = new Float32Array(F * Tc);
+      at.fresh.forEach((a, f) => {
+        for (let t = 0; t < Ta && host.mask[a * Ta + t] === 1; t++) {
+          ids[f * Tc + t] = host.ids[a * Ta + t];
+          mask[f * Tc + t] = 1;
+        }
+      });
+      io.ids.write(ids);
+      io.mask.write(mask);
+      this.bert.reserve("action-cache", F, Tc, false);
+      const hf = this.bert.forward(
+        batch,
+        io.ids.view([F * Tc]),
+        io.types.view([F * Tc]),
+        io.mask.view([F * Tc]),
+        { B: F, T: Tc },
+        false,
+        0,
+        "action-cache",
+      );
+      const n = F * Tc * C;
+      copyRows(batch, cache.encodings, hf, {
+        R: 1,
+        width: n,
+        dStride: n,
+        dOff: at.start * Tc * C,
+        sStride: n,
+        sOff: 0,
+      });
+    }
+    io.slots.write(at.slots);
+    const ha = io.ha.view([A, Ta, C]);
+    gatherRows(batch, ha, cache.encodings, io.slots.view([A]), {
+      R: A,
+      width: Ta * C,
+      sStride: Tc * C,
+    });
+    return ha;
   }
 
   /** Uploads `inputs` and records an inference forward (no dropout): log-probs and values. */
   score(
     batch: Batch,
     inputs: ChoiceBatch,
-    opts: { values?: boolean } = {},
+    opts: { values?: boolean; actionCache?: ActionCache } = {},
   ): { logp: Tensor; values: Tensor | null } {
     this.setInputs(inputs);
-    return this.forward(batch, { train: false, values: opts.values });
+    return this.forward(batch, {
+      train: false,
+      values: opts.values,
+      actionCache: opts.actionCache,
+    });
   }
 
   /** Reads the log-probs of the last forward, split per state. A sync point. */
@@ -750,6 +845,7 @@ export class ChoiceModel {
     const op = "ChoiceModel.backward";
     const f = this.#forwarded;
     if (!f) throw new GpuError(`${op}: no forward was recorded for the current inputs`);
+    if (f.cached) throw new GpuError(`${op}: the forward read cached action encodings`);
     if (dValues && !f.values) {
       throw new GpuError(`${op}: dValues given but the forward had no values`);
     }
@@ -903,6 +999,9 @@ export class ChoiceModel {
       }
     }
     this.#bufs = null;
+    const io = this.#cacheIo;
+    if (io) { for (const t of [io.ids, io.types, io.mask, io.slots, io.ha]) t.destroy(); }
+    this.#cacheIo = null;
   }
 
   #hidden(slot: string, B: number, T: number): Tensor {

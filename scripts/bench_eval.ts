@@ -6,15 +6,17 @@
  * for --rollouts rollouts, median of --reps repetitions. The agents are seeded random inits of
  * the chosen shape (default BERT tiny) on the embedded default's catalog and vocabulary: speed
  * does not depend on training, only on the shape, the token lengths and the episodes' lengths.
+ * Both modes score with action caches (model/action_cache.ts), fresh for each measurement, as
+ * `eval:thompson` does; `--no-cache` measures without them.
  * Each result is appended to runs/bench/eval.jsonl as measured.
  *
  * @module
  */
 
 import { AgentEncoder } from "../agent/encoder.ts";
-import { ModelPolicy } from "../agent/policy.ts";
+import { actionCacheFor, ModelPolicy } from "../agent/policy.ts";
 import { EVAL_DATA, evalEnvConfig, loadEvalData } from "../eval/data.ts";
-import { runThompson, type ThompsonArm } from "../eval/thompson.ts";
+import { runThompson, type ThompsonArm, type ThompsonOptions } from "../eval/thompson.ts";
 import { requestGpu } from "../kernels/device.ts";
 import { BERT_PRESETS, type BertConfig } from "../model/config.ts";
 import { choiceConfig, ChoiceModel } from "../model/choice_model.ts";
@@ -33,6 +35,7 @@ const USAGE = `usage: deno task ${TASK} [options]
   --step-limit <n>         steps per episode (default 20, the main job's evaluation limit)
   --reps <k>               repetitions, the median reported (default 3)
   --out <file>             JSON lines (default runs/bench/eval.jsonl)
+  --no-cache               score without action caches (as before they existed)
 data (default: the embedded default):
 ${configUsage(EVAL_DATA)}
   --help                   this text`;
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
     "step-limit": { type: "string" },
     reps: { type: "string" },
     out: { type: "string" },
+    "no-cache": { type: "boolean" },
     ...configFlagSpecs(EVAL_DATA),
   });
   if (!v) return;
@@ -75,20 +79,39 @@ async function main(): Promise<void> {
   const config = choiceConfig(bert);
   const encoder = new AgentEncoder(data.tokenizer!, MAIN_ENCODER);
   const models = [0, 1, 2].map((s) => ChoiceModel.create(gpu, config, undefined, { seed: s }));
-  const arms: ThompsonArm[] = models.map((m, i) => ({
-    label: `${shapeName}-${i}`,
-    source: `random init, seed ${i}`,
-    policy: new ModelPolicy(m, encoder, { name: `${shapeName}-${i}`, maxBatch: 128 }),
-  }));
+  // Each measurement gets fresh action caches (as eval:thompson makes one per checkpoint), so
+  // neither mode starts with the other's encodings; --no-cache scores without them.
+  const noCache = !!v["no-cache"];
+  const armsWithCaches = (): { arms: ThompsonArm[]; done: () => void } => {
+    const caches = noCache ? [] : models.map((m) => actionCacheFor(m, encoder));
+    const arms = models.map((m, i) => ({
+      label: `${shapeName}-${i}`,
+      source: `random init, seed ${i}`,
+      policy: new ModelPolicy(m, encoder, {
+        name: `${shapeName}-${i}`,
+        maxBatch: 128,
+        actionCache: caches[i],
+      }),
+    }));
+    return { arms, done: () => caches.forEach((c) => c.destroy()) };
+  };
+  const thompson = async (opts: Omit<ThompsonOptions, "env">) => {
+    const { arms, done } = armsWithCaches();
+    try {
+      return await runThompson(arms, { env, ...opts });
+    } finally {
+      done();
+    }
+  };
   const env = evalEnvConfig(data, stepLimit);
   // Compiles every kernel at the shapes used (the first dispatch compiles; not timed).
-  await runThompson(arms, { env, runs: 2, rollouts: 4, batch: 2, seed: 99 });
+  await thompson({ runs: 2, rollouts: 4, batch: 2, seed: 99 });
   const out = openJsonLines((v.out as string | undefined) ?? "runs/bench/eval.jsonl");
   const perRun = Math.ceil(rollouts / runs);
   const rows: { batched: number; seq: number; batchedS: number }[] = [];
   for (let k = 0; k < reps; k++) {
-    const b = await runThompson(arms, { env, runs, rollouts: perRun, batch, seed: k });
-    const s = await runThompson(arms, { env, runs: 1, rollouts: sequential, batch: 1, seed: k });
+    const b = await thompson({ runs, rollouts: perRun, batch, seed: k });
+    const s = await thompson({ runs: 1, rollouts: sequential, batch: 1, seed: k });
     const row = {
       batched: b.rolloutsPerSecond,
       seq: s.rolloutsPerSecond,
@@ -101,6 +124,7 @@ async function main(): Promise<void> {
       model: shapeName,
       stepLimit,
       agents: 3,
+      actionCache: !noCache,
       batched: {
         runs,
         rollouts: runs * perRun,
@@ -123,9 +147,11 @@ async function main(): Promise<void> {
   const mb = median(rows.map((r) => r.batched)), ms = median(rows.map((r) => r.seq));
   const mt = median(rows.map((r) => r.batchedS));
   console.log(
-    `\n| agents | step limit | batched rollouts/s | one at a time rollouts/s | ratio | ` +
-      `${runs * perRun} batched rollouts |\n|---|---:|---:|---:|---:|---:|\n` +
-      `| 3 x ${shapeName} | ${stepLimit} | ${mb.toFixed(2)} | ${ms.toFixed(2)} | ` +
+    `\n| agents | action cache | step limit | batched rollouts/s | one at a time rollouts/s | ratio | ` +
+      `${runs * perRun} batched rollouts |\n|---|---|---:|---:|---:|---:|---:|\n` +
+      `| 3 x ${shapeName} | ${noCache ? "no" : "yes"} | ${stepLimit} | ${mb.toFixed(2)} | ${
+        ms.toFixed(2)
+      } | ` +
       `${(mb / ms).toFixed(1)}x (target >= 4x) | ${mt.toFixed(1)} s (target <= 180 s) |`,
   );
   for (const m of models) m.destroy();

@@ -11,7 +11,7 @@
 
 import { loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder } from "../agent/encoder.ts";
-import { ModelPolicy } from "../agent/policy.ts";
+import { actionCacheFor, ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs } from "../agent/rollout.ts";
 import { writeDemonstrations } from "../env/demos.ts";
 import { goalIndicesForSplit } from "../env/goals.ts";
@@ -69,11 +69,13 @@ async function main(): Promise<void> {
   const data = await prepareData(dataCfg);
   const ck = await loadAgent(v.ref as string, { tokenizer: data.tokenizer.identity });
   const model = ChoiceModel.create(gpu, ck.spec.model, ck.weights);
-  const policy = new ModelPolicy(model, new AgentEncoder(data.tokenizer, ck.spec.encoder), {
+  const encoder = new AgentEncoder(data.tokenizer, ck.spec.encoder);
+  const policy = new ModelPolicy(model, encoder, {
     mode: "sample",
     temperature,
     seed,
     name: "reference",
+    actionCache: actionCacheFor(model, encoder),
   });
   const envs = makeEnvs(envCount, {
     catalog: data.engine,
@@ -109,6 +111,7 @@ async function main(): Promise<void> {
     );
     Deno.exit(1);
   }
+  policy.actionCache?.destroy();
   model.destroy();
 }
 

@@ -8,7 +8,7 @@
 
 import { type AgentMeta, saveAgent } from "../agent/checkpoint.ts";
 import type { AgentEncoder } from "../agent/encoder.ts";
-import { argmax, ModelPolicy, scoreDecisions } from "../agent/policy.ts";
+import { actionCacheFor, argmax, ModelPolicy, scoreDecisions } from "../agent/policy.ts";
 import type { WebShopEnv } from "../env/webshop_env.ts";
 import { evaluate } from "../eval/greedy.ts";
 import type { ChoiceModel } from "../model/choice_model.ts";
@@ -72,9 +72,19 @@ export async function greedyEval(
   ctx: TrainContext,
 ): Promise<Record<string, number>> {
   if (!ctx.evalSet || ctx.evalSet.goals.length === 0) return {};
-  const policy = new ModelPolicy(ctx.model, ctx.encoder, { mode: "greedy", name: "eval" });
-  const r = await evaluate(ctx.evalSet.envs, policy, ctx.evalSet.goals);
-  return { "eval/score": r.score, "eval/success_rate": r.successRate };
+  // The weights stay fixed during the evaluation: a cache of action encodings for it alone.
+  const actionCache = actionCacheFor(ctx.model, ctx.encoder);
+  try {
+    const policy = new ModelPolicy(ctx.model, ctx.encoder, {
+      mode: "greedy",
+      name: "eval",
+      actionCache,
+    });
+    const r = await evaluate(ctx.evalSet.envs, policy, ctx.evalSet.goals);
+    return { "eval/score": r.score, "eval/success_rate": r.successRate };
+  } finally {
+    actionCache.destroy();
+  }
 }
 
 /**

@@ -18,7 +18,7 @@
 import { writeAtomically } from "../base/atomic.ts";
 import { type AgentMeta, loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder, type EncoderConfig } from "../agent/encoder.ts";
-import { ModelPolicy } from "../agent/policy.ts";
+import { actionCacheFor, ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs } from "../agent/rollout.ts";
 import { writeDemonstrations } from "../env/demos.ts";
 import { goalIndicesForSplit } from "../env/goals.ts";
@@ -372,12 +372,15 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
       const refPath = p.done.get("il")!.checkpoint!;
       const ck = await loadAgent(refPath, { tokenizer: p.data.tokenizer.identity });
       const model = ChoiceModel.create(p.gpu, ck.spec.model, ck.weights);
+      const encoder = new AgentEncoder(p.data.tokenizer, ck.spec.encoder);
+      const actionCache = actionCacheFor(model, encoder);
       try {
-        const policy = new ModelPolicy(model, new AgentEncoder(p.data.tokenizer, ck.spec.encoder), {
+        const policy = new ModelPolicy(model, encoder, {
           mode: "sample",
           temperature: cfg.generate.temperature,
           seed: 0,
           name: "reference",
+          actionCache,
         });
         const train = goalIndicesForSplit(p.data.catalog.goals.length, "train");
         const g = await generateTrajectories(p.envs, policy, train, {
@@ -407,6 +410,7 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
         );
         return { file, kept: g.kept.length, played: g.played };
       } finally {
+        actionCache.destroy();
         model.destroy();
       }
     },
@@ -454,11 +458,12 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
         const model = ChoiceModel.create(p.gpu, ck.spec.model, ck.weights);
         try {
           const enc = new AgentEncoder(p.data.tokenizer, ck.spec.encoder);
+          const actionCache = actionCacheFor(model, enc);
           const r = await evaluate(
             p.envs,
-            new ModelPolicy(model, enc, { mode: "greedy", name: a.label }),
+            new ModelPolicy(model, enc, { mode: "greedy", name: a.label, actionCache }),
             goals,
-          );
+          ).finally(() => actionCache.destroy());
           results.push(r);
           agents.push({
             ...a,

@@ -18,7 +18,7 @@ import {
   weightsFromHfBert,
 } from "../agent/checkpoint.ts";
 import { AgentEncoder, type EncoderConfig } from "../agent/encoder.ts";
-import { ModelPolicy } from "../agent/policy.ts";
+import { actionCacheFor, ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs } from "../agent/rollout.ts";
 import type { WebShopEnv } from "../env/webshop_env.ts";
 import { goalIndicesForSplit, splitGoals } from "../env/goals.ts";
@@ -203,9 +203,12 @@ async function evalCheckpoint(
   const ck = await loadAgent(path, { tokenizer: data.tokenizer.identity });
   const model = ChoiceModel.create(gpu, ck.spec.model, ck.weights);
   const enc = new AgentEncoder(data.tokenizer, ck.spec.encoder);
+  const actionCache = actionCacheFor(model, enc);
   try {
-    return await evaluate(envs, new ModelPolicy(model, enc, { mode: "greedy", name }), goals);
+    const policy = new ModelPolicy(model, enc, { mode: "greedy", name, actionCache });
+    return await evaluate(envs, policy, goals);
   } finally {
+    actionCache.destroy();
     model.destroy();
   }
 }

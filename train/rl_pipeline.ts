@@ -10,7 +10,7 @@
 
 import { type AgentCheckpoint, type AgentMeta, loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder } from "../agent/encoder.ts";
-import { ModelPolicy } from "../agent/policy.ts";
+import { actionCacheFor, ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs } from "../agent/rollout.ts";
 import { bootstrapMean, type Interval, pairedBootstrap } from "../eval/bootstrap.ts";
 import { type EvalResult, evaluate } from "../eval/greedy.ts";
@@ -191,7 +191,9 @@ export async function runRl(gpu: Gpu, cfg: RlRunConfig, trainer: RlTrainer): Pro
 
   const results: [string, string, number, number, EvalResult][] = [];
   const evalModel = async (m: ChoiceModel, name: string) => {
-    const r = await evaluate(envs, new ModelPolicy(m, enc, { mode: "greedy", name }), testGoals);
+    const actionCache = actionCacheFor(m, enc);
+    const policy = new ModelPolicy(m, enc, { mode: "greedy", name, actionCache });
+    const r = await evaluate(envs, policy, testGoals).finally(() => actionCache.destroy());
     console.log(
       `eval: ${name} on ${r.episodes} test goals: score ${r.score.toFixed(1)}, success ${
         (100 * r.successRate).toFixed(1)
