@@ -14,6 +14,7 @@
  * @module
  */
 
+import { collectGarbage } from "./collect_garbage.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** Options of {@linkcode requestGpu}. */
@@ -22,7 +23,19 @@ export interface GpuOptions {
   verbose?: boolean;
   /** Wrap every dispatch in an error scope so errors name the exact kernel (slower). */
   debug?: boolean;
+  /**
+   * Bind groups between full garbage collections, which free the driver memory of the ones no
+   * longer referenced (kernels/collect_garbage.ts says why); 0 never collects.
+   */
+  gcEvery?: number;
 }
+
+/**
+ * Bind groups between collections: at most ~16,000 memory mappings held on lavapipe (a quarter
+ * of Linux's limit), and a collection (~70 ms in the main job's processes) every ~200 scoring
+ * submits, about 1% of their time.
+ */
+export const GC_EVERY = 16384;
 
 /** An error raised by the GPU: a validation failure, an out-of-memory or a lost device. */
 export class GpuError extends Error {
@@ -120,11 +133,15 @@ export class Gpu {
   #lost: string | null = null;
   #arenas: GPUBuffer[] = [];
   #staging = new Map<number, GPUBuffer[]>();
+  /** Bind groups made since the last collection; see {@linkcode GpuOptions.gcEvery}. */
+  readonly gcEvery: number;
+  #bindGroups = 0;
 
-  constructor(adapter: GPUAdapter, device: GPUDevice, debug = false) {
+  constructor(adapter: GPUAdapter, device: GPUDevice, debug = false, gcEvery = GC_EVERY) {
     this.adapter = adapter;
     this.device = device;
     this.debug = debug;
+    this.gcEvery = gcEvery;
     const info = adapter.info;
     this.report = {
       vendor: info.vendor,
@@ -141,6 +158,19 @@ export class Gpu {
     device.lost.then((info) => {
       this.#lost = `${info.reason}: ${info.message}`;
     });
+  }
+
+  /** @internal counts a bind group made by a batch. */
+  noteBindGroup(): void {
+    this.#bindGroups++;
+  }
+
+  /** @internal after a submit: collects once {@linkcode gcEvery} bind groups were made. */
+  collectIfDue(): void {
+    if (this.gcEvery > 0 && this.#bindGroups >= this.gcEvery) {
+      this.#bindGroups = 0;
+      collectGarbage();
+    }
   }
 
   /** Throws a {@linkcode GpuError} for any error the device reported since the last check. */
@@ -350,6 +380,7 @@ export class Batch {
       layout: pipeline.getBindGroupLayout(0),
       entries,
     });
+    this.gpu.noteBindGroup();
     const pass = this.#openPass();
     if (this.gpu.debug) this.gpu.device.pushErrorScope("validation");
     pass.setPipeline(pipeline);
@@ -384,6 +415,7 @@ export class Batch {
     queue.submit([this.#encoder.finish()]);
     this.gpu.giveArenas(this.#arenas.map((a) => a.buffer));
     this.gpu.throwIfErrors(`batch '${this.label}'`);
+    this.gpu.collectIfDue();
   }
 }
 
@@ -415,7 +447,11 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
     },
   });
   const debug = options.debug ?? Deno.env.get("WEBSHOP_GPU_DEBUG") === "1";
-  const gpu = new Gpu(adapter, device, debug);
+  const gcEvery = options.gcEvery ?? GC_EVERY;
+  if (!Number.isInteger(gcEvery) || gcEvery < 0) {
+    throw new GpuError(`requestGpu: gcEvery must be an integer >= 0, got ${gcEvery}`);
+  }
+  const gpu = new Gpu(adapter, device, debug, gcEvery);
   if (options.verbose) {
     const r = gpu.report;
     console.error(

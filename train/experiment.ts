@@ -293,6 +293,8 @@ interface Phase {
   command: string;
   /** Planned seconds, for the ETA. */
   estimate: number;
+  /** Seconds of `estimate` fixed by a time budget (a trainer's), which no pace scales. */
+  budget?: number;
   /** Why it is skipped, or null. */
   skip: (done: Map<string, PhaseResult>) => string | null;
   run: (p: PhaseContext) => Promise<PhaseResult>;
@@ -353,6 +355,7 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
     command: `${command} (phase ${t.id}-s${seed})`,
     // Set-up (model, warm-up, DPO's reference pass) comes on top of the training budget.
     estimate: t.missing ? 0 : 60 * cfg.trainerMinutes + RATE.runSetup,
+    budget: t.missing ? 0 : 60 * cfg.trainerMinutes,
     skip: (done) => t.missing ?? t.needs(done),
     run: async (p) => {
       const t0 = performance.now();
@@ -559,6 +562,15 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
   return phases;
 }
 
+/**
+ * Seconds the phases `left` should take: their time budgets as planned, the rest of each
+ * estimate times `pace` (actual over planned seconds so far). A phase that may yet be skipped
+ * counts: whether it is depends on phases not yet run.
+ */
+export function secondsLeft(left: Pick<Phase, "estimate" | "budget">[], pace: number): number {
+  return left.reduce((a, q) => a + (q.budget ?? 0) + (q.estimate - (q.budget ?? 0)) * pace, 0);
+}
+
 /** The experiment's record: what ran, its results, and what it skipped. */
 export interface ExperimentOutcome {
   file: ExperimentFile;
@@ -630,7 +642,7 @@ export async function runExperiment(
     const envs = makeEnvs(cfg.envs, envConfig);
     const done = new Map<string, PhaseResult>();
     const p: PhaseContext = { gpu, cfg, dir, data, envs, envConfig, interrupt, done };
-    // Actual over planned seconds of the phases run so far scales the rest's plan.
+    // Actual over planned seconds of the phases run so far (budgets aside) is the pace.
     let spent = 0, planned = 0;
     for (const [k, ph] of phases.entries()) {
       const rec = records[k];
@@ -650,10 +662,10 @@ export async function runExperiment(
         await save();
         continue;
       }
-      const left = phases.slice(k).filter((q, i) =>
-        !q.skip(done) && records[k + i].status !== "done"
-      )
-        .reduce((a, q) => a + q.estimate, 0) * (planned > 0 ? spent / planned : 1);
+      const left = secondsLeft(
+        phases.filter((_, i) => i >= k && records[i].status !== "done"),
+        planned > 0 ? spent / planned : 1,
+      );
       console.log(
         `experiment [${k + 1}/${phases.length}] ${ph.id}: ${ph.what} · elapsed ${
           duration((performance.now() - t0) / 1000)
@@ -663,8 +675,9 @@ export async function runExperiment(
       const tP = performance.now();
       const result = await ph.run(p);
       const seconds = (performance.now() - tP) / 1000;
-      spent += seconds;
-      planned += ph.estimate || seconds;
+      const budget = ph.budget ?? 0;
+      spent += Math.max(0, seconds - budget);
+      planned += ph.estimate - budget || Math.max(0, seconds - budget);
       done.set(ph.id, result);
       records[k] = {
         id: ph.id,

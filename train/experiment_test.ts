@@ -4,6 +4,7 @@ import {
   experimentConfig,
   experimentPhases,
   runExperiment,
+  secondsLeft,
   trainerMinutes,
   TRAINERS,
 } from "./experiment.ts";
@@ -42,6 +43,20 @@ Deno.test("trainerMinutes() splits what the other phases leave equally between t
   assert.ok(total <= 30 * 60, `plan ${total} s within 30 min`);
   assert.ok(total > 30 * 60 - runs * 6 - 1, `plan ${total} s uses the budget (0.1 min steps)`);
   assert.equal(trainerMinutes(base, 0.1), 0.2, "never below the floor");
+});
+
+Deno.test("secondsLeft(): budgets as planned, the rest at the pace so far", () => {
+  // 100 s budget + 20 s set-up, and a 50 s phase, at half the planned pace and at twice it.
+  const left = [{ estimate: 120, budget: 100 }, { estimate: 50 }];
+  assert.equal(secondsLeft(left, 0.5), 100 + 10 + 25);
+  assert.equal(secondsLeft(left, 2), 100 + 40 + 100);
+  // Before anything ran, the ETA is the whole plan (the run passes every phase not done, also
+  // Thompson sampling and DPO on generated trajectories, which wait for earlier phases).
+  const base = experimentConfig(false, 3);
+  const phases = experimentPhases({ ...base, trainerMinutes: trainerMinutes(base, 60) }, "");
+  const plan = phases.reduce((a, p) => a + p.estimate, 0);
+  assert.equal(secondsLeft(phases, 1), plan);
+  assert.ok(plan > 55 * 60 && plan <= 60 * 60, `plan ${plan} s fills the 60-minute default`);
 });
 
 Deno.test("runExperiment() refuses a folder holding an experiment with other settings, naming the file", async () => {
