@@ -123,6 +123,8 @@ export interface Trainer {
   missing: string | null;
   /** Why what it needs besides the reference is absent (e.g. no generated trajectory), or null. */
   needs: (done: Map<string, PhaseResult>) => string | null;
+  /** Planned seconds of a run's set-up, outside its budget (DPO's reference pass). */
+  setup: (cfg: Omit<ExperimentConfig, "trainerMinutes">) => number;
   train?: (
     p: PhaseContext,
     seed: number,
@@ -235,12 +237,14 @@ export const TRAINERS: Trainer[] = [
     label: "DPO (demos)",
     missing: null,
     needs: () => null,
+    setup: (cfg) => RATE.referenceEpisode * cfg.data.numDemos,
     train: (p, seed, dir) => dpoRun(p, p.data, seed, dir),
   },
   {
     id: "dpo-generated",
     label: "DPO (generated)",
     missing: null,
+    setup: (cfg) => RATE.referenceEpisode * cfg.generate.n,
     needs: (done) => {
       const g = done.get("generate");
       if (!g) return "needs the generate phase, which did not finish";
@@ -257,6 +261,7 @@ export const TRAINERS: Trainer[] = [
     label: "PPO",
     missing: null,
     needs: () => null,
+    setup: () => RATE.runSetup,
     train: (p, seed, dir) => {
       const cfg: PpoConfig = { ...p.cfg.ppo, seed, timeBudget: p.cfg.trainerMinutes };
       return rlRun(
@@ -272,6 +277,7 @@ export const TRAINERS: Trainer[] = [
     label: "LOOP",
     missing: null,
     needs: () => null,
+    setup: () => RATE.runSetup,
     train: (p, seed, dir) => {
       const cfg: LoopConfig = { ...p.cfg.loop, seed, timeBudget: p.cfg.trainerMinutes };
       return rlRun(
@@ -303,12 +309,19 @@ interface Phase {
 }
 
 /**
- * Seconds per IL update, generated episode, evaluated goal, Thompson rollout and trainer-run
- * set-up (DPO's reference pass is the largest), for the plan and the first ETA: 1.5 times what
- * one run of the defaults measured on the 2-core CI machine (lavapipe, nano model: 0.78, 0.067,
- * 0.12, 0.10 and up to 43 s), as machines of that kind run up to 2x slower on some days.
+ * Seconds per IL update, generated episode, evaluated goal, Thompson rollout, episode of DPO's
+ * reference pass and PPO or LOOP run set-up, for the plan and the first ETA: 1.5 times what one
+ * run of the defaults measured on the 2-core CI machine (lavapipe, nano model: 0.78, 0.067, 0.12,
+ * 0.10, 0.105 and under 5 s), as machines of that kind run up to 2x slower on some days.
  */
-const RATE = { ilUpdate: 1.2, episode: 0.1, goal: 0.18, rollout: 0.17, runSetup: 60 };
+const RATE = {
+  ilUpdate: 1.2,
+  episode: 0.1,
+  goal: 0.18,
+  rollout: 0.17,
+  referenceEpisode: 0.16,
+  runSetup: 10,
+};
 
 /** Test goals the greedy evaluation plays. */
 function testGoals(p: PhaseContext): number[] {
@@ -355,7 +368,7 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
     what: `${t.label}, seed ${seed}, ${cfg.trainerMinutes} min`,
     command: `${command} (phase ${t.id}-s${seed})`,
     // Set-up (model, warm-up, DPO's reference pass) comes on top of the training budget.
-    estimate: t.missing ? 0 : 60 * cfg.trainerMinutes + RATE.runSetup,
+    estimate: t.missing ? 0 : 60 * cfg.trainerMinutes + t.setup(cfg),
     budget: t.missing ? 0 : 60 * cfg.trainerMinutes,
     skip: (done) => t.missing ?? t.needs(done),
     run: async (p) => {
