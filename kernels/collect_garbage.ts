@@ -1,9 +1,8 @@
 /**
  * A full garbage collection on demand, for the WebGPU objects V8 does not know are heavy.
  *
- * Deno frees the driver memory behind a bind group (and a command encoder) only when its JS
- * object is collected, and to V8 each is a few bytes, so a long run makes them far faster than V8
- * collects them. On lavapipe each holds a memory mapping (~85 per scoring submit of the main
+ * Deno frees the driver memory behind a bind group only when its JS object is collected, and to
+ * V8 that object is a few bytes, so a long run makes them far faster than V8 collects them. On lavapipe each holds a memory mapping (~85 per scoring submit of the main
  * job's model), and at Linux's default limit of 65,530 mappings per process the driver's next
  * `mmap` fails and the process segfaults: `deno task experiment` did, after ~1,200 generated
  * episodes. {@linkcode Gpu} therefore collects after every so many bind groups.

@@ -133,8 +133,9 @@ export class Gpu {
   #lost: string | null = null;
   #arenas: GPUBuffer[] = [];
   #staging = new Map<number, GPUBuffer[]>();
-  /** Bind groups made since the last collection; see {@linkcode GpuOptions.gcEvery}. */
+  /** Bind groups between garbage collections; see {@linkcode GpuOptions.gcEvery}. */
   readonly gcEvery: number;
+  /** Bind groups made since the last collection. */
   #bindGroups = 0;
 
   constructor(adapter: GPUAdapter, device: GPUDevice, debug = false, gcEvery = GC_EVERY) {

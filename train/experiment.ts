@@ -363,20 +363,23 @@ export function experimentPhases(cfg: ExperimentConfig, command: string): Phase[
       return { checkpoint: ref.path, updates: ck.step, seconds: (performance.now() - t0) / 1000 };
     },
   });
-  const trainerPhase = (t: Trainer, seed: number): Phase => ({
-    id: `${t.id}-s${seed}`,
-    what: `${t.label}, seed ${seed}, ${cfg.trainerMinutes} min`,
-    command: `${command} (phase ${t.id}-s${seed})`,
-    // Set-up (model, warm-up, DPO's reference pass) comes on top of the training budget.
-    estimate: t.missing ? 0 : 60 * cfg.trainerMinutes + t.setup(cfg),
-    budget: t.missing ? 0 : 60 * cfg.trainerMinutes,
-    skip: (done) => t.missing ?? t.needs(done),
-    run: async (p) => {
-      const t0 = performance.now();
-      const r = await t.train!(p, seed, `${p.dir}/${t.id}-s${seed}`);
-      return { ...r, seconds: (performance.now() - t0) / 1000 };
-    },
-  });
+  const trainerPhase = (t: Trainer, seed: number): Phase => {
+    const budget = t.missing ? 0 : 60 * cfg.trainerMinutes;
+    return {
+      id: `${t.id}-s${seed}`,
+      what: `${t.label}, seed ${seed}, ${cfg.trainerMinutes} min`,
+      command: `${command} (phase ${t.id}-s${seed})`,
+      // Set-up (model, warm-up, DPO's reference pass) comes on top of the training budget.
+      estimate: t.missing ? 0 : budget + t.setup(cfg),
+      budget,
+      skip: (done) => t.missing ?? t.needs(done),
+      run: async (p) => {
+        const t0 = performance.now();
+        const r = await t.train!(p, seed, `${p.dir}/${t.id}-s${seed}`);
+        return { ...r, seconds: (performance.now() - t0) / 1000 };
+      },
+    };
+  };
   for (const s of seeds) phases.push(trainerPhase(TRAINERS[0], s));
   phases.push({
     id: "generate",
