@@ -35,6 +35,8 @@ const USAGE = `usage: deno task train:dpo [options]
   --envs <n>               episodes played at once in evaluation (default 32)
   --step-limit <n>         steps before an evaluation episode ends with reward 0 (default 20;
                            WebShop 100)
+  --sample-seeds <n>       seeds of the sampled test evaluation, each agent sampling on every
+                           test goal once per seed (default 2; 0: greedy only)
   --no-control             skip the IL control
   --control-lr <x>         learning rate of the IL control (default: the IL reference's)
   --json                   print the result as one JSON object at the end
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
     "eval-goals": { type: "string" },
     envs: { type: "string" },
     "step-limit": { type: "string" },
+    "sample-seeds": { type: "string" },
     "no-control": { type: "boolean" },
     "control-lr": { type: "string" },
     json: { type: "boolean" },
@@ -107,6 +110,7 @@ async function main(): Promise<void> {
       evalGoals: int("eval-goals", 0, 0),
       envs: int("envs", 32, 1),
       stepLimit: int("step-limit", 20, 1),
+      sampleSeeds: int("sample-seeds", 2, 0),
       seed: il.seed,
     };
   } catch (e) {

@@ -8,9 +8,10 @@
  */
 
 import assert from "node:assert/strict";
+import seedrandom from "seedrandom";
 import { loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder } from "../agent/encoder.ts";
-import { ModelPolicy } from "../agent/policy.ts";
+import { ModelPolicy, scoreDecisions } from "../agent/policy.ts";
 import { makeEnvs, rollout } from "../agent/rollout.ts";
 import { goalIndicesForSplit } from "../env/mod.ts";
 import type { Gpu } from "../kernels/device.ts";
@@ -20,8 +21,15 @@ import type { TrainContext } from "../train/common.ts";
 import { prepareData, type TrainData } from "../train/data.ts";
 import { isValueHead, LOOP_DEFAULTS, type LoopConfig, trainLoop } from "../train/loop.ts";
 import { ModelOptimizer } from "../train/optimizer.ts";
-import { createAgentModel } from "../train/pipeline.ts";
-import { collectorStateOf, PPO_DEFAULTS, type PpoConfig, trainPpo } from "../train/ppo.ts";
+import { createAgentModel, splitExamples } from "../train/pipeline.ts";
+import {
+  collectorStateOf,
+  ilDraw,
+  PPO_DEFAULTS,
+  type PpoConfig,
+  trainPpo,
+  validatePpoConfig,
+} from "../train/ppo.ts";
 import type { RlEnvSetup } from "../train/rl_envs.ts";
 import { Interrupt, RunLog, TimeBudget } from "../train/run.ts";
 
@@ -308,6 +316,69 @@ gpuTest(
     }
   },
 );
+
+gpuTest(
+  "train:ppo's imitation term (w_il) alone raises the demonstrated actions' log-probs",
+  async (gpu) => {
+    const dir = await Deno.makeTempDir({ prefix: "webshop-rl-ppo-il-" });
+    try {
+      const { data, setup } = await easyTask(dir);
+      const demos = splitExamples(data, "skip", 0).train.examples;
+      assert.ok(demos.length >= 16, `${demos.length} demonstration decisions`);
+      const withDemos = { ...setup, demos };
+      const encoder = new AgentEncoder(data.tokenizer, ENCODER);
+      const demoLogp = async (m: ChoiceModel) => {
+        const { logps } = await scoreDecisions(m, encoder, demos);
+        return logps.reduce((a, l, i) => a + l[demos[i].target], 0) / demos.length;
+      };
+      const made = await createAgentModel(
+        gpu,
+        "random",
+        SHAPE,
+        ENCODER,
+        data.tokenizer.vocabSize,
+        0,
+      );
+      const before = await demoLogp(made.model);
+      const w0 = await made.model.readWeights();
+      made.model.destroy();
+      // Every RL term off: the imitation term is the whole gradient.
+      const cfg = { ...PPO, steps: 3, wPg: 0, wTd: 0, wEn: 0, wIl: 1, ilBatch: 8 };
+      const run = await rlRun(gpu, data, withDemos, `${dir}/il`, "ppo", cfg, { keep: true });
+      const after = await demoLogp(run.ctx.model);
+      run.ctx.model.destroy();
+      assert.ok(after > before + 0.1, `demonstrated log-prob ${before} -> ${after}`);
+      const r = await rows(`${dir}/il/metrics.jsonl`, "ppo");
+      assert.ok(r.every((x) => Number.isFinite(x["loss/il"])), "loss/il logged");
+      // With the imitation weight 0 as well, no term has a gradient: the weights stay put.
+      const off = await rlRun(gpu, data, withDemos, `${dir}/off`, "ppo", { ...cfg, wIl: 0 }, {
+        keep: true,
+      });
+      const w1 = await off.ctx.model.readWeights();
+      off.ctx.model.destroy();
+      const v = "linear_2.weight";
+      assert.deepEqual(w1.get(v)!.data, w0.get(v)!.data);
+      assert.ok(!(await rows(`${dir}/off/metrics.jsonl`, "ppo")).some((x) => "loss/il" in x));
+      // The term needs demonstrations.
+      await assert.rejects(
+        rlRun(gpu, data, setup, `${dir}/none`, "ppo", cfg),
+        /wIl 1 needs demonstrations/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("PPO's imitation draws are without replacement, seeded, and checked in the config", () => {
+  const pool = Array.from({ length: 10 }, (_, i) => i);
+  const a = ilDraw(pool, 6, seedrandom.alea("x"));
+  assert.equal(new Set(a).size, 6);
+  assert.deepEqual(ilDraw(pool, 6, seedrandom.alea("x")), a);
+  assert.deepEqual([...ilDraw(pool, 20, seedrandom.alea("y"))].sort((x, y) => x - y), pool);
+  assert.throws(() => validatePpoConfig({ ...PPO_DEFAULTS, wIl: -1 }), /wIl/);
+  assert.throws(() => validatePpoConfig({ ...PPO_DEFAULTS, ilBatch: 0 }), /ilBatch/);
+});
 
 Deno.test("TimeBudget is exhausted once another lap as long as the longest would overrun it", () => {
   const b = new TimeBudget(1 / 60); // one second

@@ -219,6 +219,7 @@ async function rlRun(
     const setup: RlEnvSetup = {
       envConfig: p.envConfig,
       trainGoals: goalIndicesForSplit(p.data.catalog.goals.length, "train"),
+      demos: splitExamples(p.data, p.cfg.il.searchSteps, p.cfg.il.seed).train.examples,
     };
     const out = await train(ctx, setup, opt);
     if (out.interrupted) throw new Error(`interrupted during ${dir}; checkpoint ${out.checkpoint}`);

@@ -75,6 +75,11 @@ export interface PipelineConfig {
   envs: number;
   /** Steps after which an evaluation episode ends with reward 0 (WebShop: 100). */
   stepLimit: number;
+  /**
+   * Seeds of the sampled test evaluation, 0 for none: each agent samples its actions (softmax,
+   * temperature 1, as WebShop's test.py does by default) on every test goal once per seed.
+   */
+  sampleSeeds: number;
   /** Seed of the model init. */
   seed: number;
   /** Continue the DPO run of `runs/<name>` from its last.safetensors (same flags). */
@@ -181,6 +186,22 @@ export interface AgentRow {
   dSuccess?: Interval;
   trainSeconds: number;
   evalSeconds: number;
+  /** The sampled evaluation (absent when `sampleSeeds` is 0). */
+  sampled?: SampledRow;
+}
+
+/**
+ * An agent's sampled evaluation: intervals over goals of each goal's outcome averaged over the
+ * seeds (paired goal by goal with the reference), and each seed's own mean (the spread).
+ */
+export interface SampledRow {
+  score: Interval;
+  success: Interval;
+  dScore?: Interval;
+  dSuccess?: Interval;
+  seedScores: number[];
+  seedSuccess: number[];
+  seconds: number;
 }
 
 /** What the main job measured. */
@@ -188,10 +209,15 @@ export interface PipelineResult {
   rows: AgentRow[];
   phases: Record<string, number>;
   testGoals: number;
+  /** Seeds of the sampled evaluation (0: none). */
+  sampleSeeds: number;
   runDir: string;
 }
 
-/** Evaluates a checkpoint greedily on `goals`. */
+/**
+ * Evaluates a checkpoint on `goals`: greedily on `envs`, then, for each of `sampleSeeds` seeds,
+ * sampling with that seed on envs seeded with it (the same for every agent, so outcomes pair).
+ */
 async function evalCheckpoint(
   gpu: Gpu,
   path: string,
@@ -199,18 +225,35 @@ async function evalCheckpoint(
   envs: WebShopEnv[],
   goals: number[],
   name: string,
-): Promise<EvalResult> {
+  sampled: { seeds: number; envConfig: Parameters<typeof makeEnvs>[1] },
+): Promise<{ greedy: EvalResult; sampled: EvalResult[] }> {
   const ck = await loadAgent(path, { tokenizer: data.tokenizer.identity });
   const model = ChoiceModel.create(gpu, ck.spec.model, ck.weights);
   const enc = new AgentEncoder(data.tokenizer, ck.spec.encoder);
   const actionCache = actionCacheFor(model, enc);
   try {
     const policy = new ModelPolicy(model, enc, { mode: "greedy", name, actionCache });
-    return await evaluate(envs, policy, goals);
+    const greedy = await evaluate(envs, policy, goals);
+    const out: EvalResult[] = [];
+    for (let seed = 0; seed < sampled.seeds; seed++) {
+      const p = new ModelPolicy(model, enc, { mode: "sample", seed, name, actionCache });
+      const seeded = makeEnvs(envs.length, { ...sampled.envConfig, seed });
+      out.push(await evaluate(seeded, p, goals));
+    }
+    return { greedy, sampled: out };
   } finally {
     actionCache.destroy();
     model.destroy();
   }
+}
+
+/** Each goal's outcome `f` averaged over the seeds' results (all over the same goals, in order). */
+function perGoalMean(rs: readonly EvalResult[], f: (reward: number) => number): number[] {
+  const order = rs[0].goals.join();
+  if (rs.some((r) => r.goals.join() !== order)) {
+    throw new Error("sampled evaluation: the seeds played different goals");
+  }
+  return rs[0].rewards.map((_, g) => rs.reduce((a, r) => a + f(r.rewards[g]), 0) / rs.length);
 }
 
 /** Settings {@linkcode ilReference} reads: the run's data, model, IL and seed. */
@@ -480,22 +523,33 @@ export async function runPipeline(
     controlPath = cOut.checkpoint;
   }
 
-  // 4. Greedy evaluation on the test goals.
+  // 4. Greedy (and sampled) evaluation on the test goals.
   const tE = performance.now();
   const agents: [string, string, number, number][] = [
     ["IL reference", refPath, refUpdates, phases.il],
     ["DPO", dpoOut.checkpoint, dpoOut.steps, phases.dpo],
   ];
   if (controlPath) agents.push(["IL control", controlPath, updates, phases.control]);
-  const results: EvalResult[] = [];
+  const results: EvalResult[] = [], sampled: EvalResult[][] = [];
   for (const [name, path] of agents) {
     const tA = performance.now();
-    const r = await evalCheckpoint(gpu, path, data, envs, testGoals, name);
-    results.push(r);
+    const r = await evalCheckpoint(gpu, path, data, envs, testGoals, name, {
+      seeds: cfg.sampleSeeds,
+      envConfig,
+    });
+    results.push(r.greedy);
+    sampled.push(r.sampled);
+    const smp = r.sampled.length
+      ? `; sampled (${r.sampled.length} seeds): score ${
+        mean(r.sampled.map((x) => x.score)).toFixed(1)
+      }, success ${(100 * mean(r.sampled.map((x) => x.successRate))).toFixed(1)}%`
+      : "";
     console.log(
-      `eval: ${name} on ${r.episodes} test goals: score ${r.score.toFixed(1)}, success ${
-        (100 * r.successRate).toFixed(1)
-      }% (${((performance.now() - tA) / 1000).toFixed(0)} s)`,
+      `eval: ${name} on ${r.greedy.episodes} test goals: greedy score ${
+        r.greedy.score.toFixed(1)
+      }, success ${(100 * r.greedy.successRate).toFixed(1)}%${smp} (${
+        ((performance.now() - tA) / 1000).toFixed(0)
+      } s)`,
     );
   }
   phases.eval = (performance.now() - tE) / 1000;
@@ -511,13 +565,43 @@ export async function runPipeline(
     dSuccess: i === 0 ? undefined : pairedBootstrap(succ(r), succ(results[0]), { seed: 4 }),
     trainSeconds: agents[i][3],
     evalSeconds: r.seconds,
+    sampled: cfg.sampleSeeds > 0 ? sampledRow(sampled[i], i === 0 ? null : sampled[0]) : undefined,
   }));
   phases.total = (performance.now() - t0) / 1000;
-  const result: PipelineResult = { rows, phases, testGoals: testGoals.length, runDir };
+  const result: PipelineResult = {
+    rows,
+    phases,
+    testGoals: testGoals.length,
+    sampleSeeds: cfg.sampleSeeds,
+    runDir,
+  };
   await writeAtomically(`${runDir}/summary.json`, [JSON.stringify(result, null, 2) + "\n"]);
   console.log("\n" + formatTable(result));
   interrupt.close();
   return result;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** An agent's sampled row from its seeds' results, paired with the reference's (`base`). */
+export function sampledRow(
+  rs: readonly EvalResult[],
+  base: readonly EvalResult[] | null,
+): SampledRow {
+  const succ = (x: number) => (x === 1 ? 1 : 0), pct = (x: number) => 100 * x;
+  const score = perGoalMean(rs, pct), success = perGoalMean(rs, succ);
+  const b = base ? { score: perGoalMean(base, pct), success: perGoalMean(base, succ) } : null;
+  return {
+    score: bootstrapMean(score, { seed: 5 }),
+    success: bootstrapMean(success, { seed: 6 }),
+    dScore: b ? pairedBootstrap(score, b.score, { seed: 7 }) : undefined,
+    dSuccess: b ? pairedBootstrap(success, b.success, { seed: 8 }) : undefined,
+    seedScores: rs.map((r) => r.score),
+    seedSuccess: rs.map((r) => r.successRate),
+    seconds: rs.reduce((a, r) => a + r.seconds, 0),
+  };
 }
 
 function iv(x: Interval, scale = 1, digits = 1): string {
@@ -539,12 +623,38 @@ export function formatTable(r: PipelineResult): string {
     } |`
   );
   const ph = Object.entries(r.phases).map(([k, v]) => `${k} ${duration(v)}`).join(", ");
+  const sampled: string[] = [];
+  if (r.rows.every((x) => x.sampled)) {
+    const sd = (xs: number[], scale = 1) => {
+      const m = mean(xs);
+      const v = xs.length > 1 ? xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1) : 0;
+      return (scale * Math.sqrt(v)).toFixed(1);
+    };
+    sampled.push(
+      "",
+      `Sampled evaluation (softmax at temperature 1, WebShop test.py's default), ${r.sampleSeeds} ` +
+        `seeds × ${r.testGoals} test goals: intervals over goals of each goal's mean over the ` +
+        `seeds; ± is the standard deviation of the seeds' means:`,
+      "",
+      `| agent | score ×100 [95% CI] | ± seeds | success % [95% CI] | ± seeds | Δ success vs IL, points [paired 95% CI] | Δ score vs IL [paired 95% CI] | eval |`,
+      "|---|---:|---:|---:|---:|---:|---:|---:|",
+      ...r.rows.map((x) => {
+        const s = x.sampled!;
+        return `| ${x.agent} | ${iv(s.score)} | ${sd(s.seedScores)} | ${iv(s.success, 100)} | ${
+          sd(s.seedSuccess, 100)
+        } | ${s.dSuccess ? iv(s.dSuccess, 100) : "—"} | ${s.dScore ? iv(s.dScore) : "—"} | ${
+          duration(s.seconds)
+        } |`;
+      }),
+    );
+  }
   return [
     `Greedy evaluation on ${r.testGoals} test goals (score = mean reward ×100; success = reward 1):`,
     "",
     head,
     sep,
     ...lines,
+    ...sampled,
     "",
     `Wall-clock: ${ph}. Run folder: ${r.runDir}`,
   ].join("\n");

@@ -9,8 +9,12 @@
  * train the value head. Each rollout is optimised for `epochs` passes in `minibatches`
  * minibatches, one optimizer step each (Adam lr 1e-5, gradient-norm clip 10).
  *
- * WebShop's `loss_il` (w_il, 0 in the paper's PPO) is not offered: it is minus the mean log-prob
- * of all valid actions of the rollout's own states, not an imitation of demonstrations.
+ * The fourth term, w_il·L_il (w_il 0 by default, as WebShop's and the paper's PPO), imitates
+ * the demonstrations: L_il is the cross-entropy of the demonstrated action over `ilBatch`
+ * demonstration decisions drawn for each optimizer step, the IL trainer's loss. WebShop's
+ * `loss_il` under the same name is something else: minus the mean log-prob of all valid actions
+ * of the rollout's own states, which spreads probability over the actions (an entropy-like
+ * term) rather than pulling the policy toward a demonstrator's choices.
  *
  * Exact resume: episode e is played on an env seeded by (seed, e) on goal e of a seeded stream,
  * and rollout u samples with a generator seeded by (seed, u); a checkpoint records each env's
@@ -19,6 +23,7 @@
  * @module
  */
 
+import seedrandom from "seedrandom";
 import { ModelPolicy } from "../agent/policy.ts";
 import { WebShopEnv } from "../env/mod.ts";
 import { finishRun, logGreedyEval, saveTrainCheckpoint, type TrainContext } from "./common.ts";
@@ -26,7 +31,8 @@ import { ConfigCheck } from "./config_check.ts";
 import { checkOptimizerConfig, type ModelOptimizer, scheduledLr } from "./optimizer.ts";
 import { PolicyLossGpu } from "./ppo_loss_gpu.ts";
 import { gae, whiten } from "./returns.ts";
-import { policyUpdate, type RlSample } from "./rl_update.ts";
+import { ImitationLoss } from "./imitation_loss.ts";
+import { type ImitationTerm, policyUpdate, type RlSample } from "./rl_update.ts";
 import { goalStream, type RlEnvSetup, type RlOutcome } from "./rl_envs.ts";
 import { TimeBudget } from "./run.ts";
 
@@ -62,6 +68,10 @@ export interface PpoConfig {
   wPg: number;
   wTd: number;
   wEn: number;
+  /** Weight of the imitation term on the demonstrations (0: none, WebShop's w_il). */
+  wIl: number;
+  /** Demonstration decisions of the imitation term per optimizer step (16). */
+  ilBatch: number;
   /** Adam (lr 1e-5, no weight decay, gradient-norm clip 10, constant). */
   lr: number;
   weightDecay: number;
@@ -93,6 +103,8 @@ export const PPO_DEFAULTS: PpoConfig = {
   wPg: 1,
   wTd: 1,
   wEn: 1,
+  wIl: 0,
+  ilBatch: 16,
   lr: 1e-5,
   weightDecay: 0,
   clip: 10,
@@ -109,10 +121,10 @@ export const PPO_DEFAULTS: PpoConfig = {
 export function validatePpoConfig(c: PpoConfig): PpoConfig {
   const check = new ConfigCheck("ppo config", c);
   checkOptimizerConfig(check);
-  check.int(1, "steps", "envs", "bptt", "epochs", "minibatches", "logEvery")
+  check.int(1, "steps", "envs", "bptt", "epochs", "minibatches", "logEvery", "ilBatch")
     .int(0, "seed", "checkpointEvery", "evalEvery")
     .inRange(0, 1, "gamma", "gaeLambda")
-    .atLeast(0, "clipRangeValue", "wPg", "wTd", "wEn", "timeBudget")
+    .atLeast(0, "clipRangeValue", "wPg", "wTd", "wEn", "wIl", "timeBudget")
     .positive("temperature", "rewardScale");
   if (!(c.clipRange > 0 && c.clipRange < 1)) {
     throw new RangeError(`ppo config: clipRange must be in (0, 1), got ${c.clipRange}`);
@@ -206,6 +218,24 @@ export async function trainPpo(
   });
   loss.warm();
   opt.warm();
+  let ilLoss: ImitationLoss | null = null;
+  const demos = setup.demos ?? [];
+  if (cfg.wIl > 0) {
+    if (demos.length === 0) {
+      throw new Error(`${label}: wIl ${cfg.wIl} needs demonstrations, and the run has none`);
+    }
+    ilLoss = new ImitationLoss(model.gpu);
+    ilLoss.warm();
+  }
+  /** The imitation term of rollout `u`: optimizer step k draws its decisions from (seed, u, k). */
+  const ilTerm = (u: number): ImitationTerm | undefined =>
+    ilLoss
+      ? {
+        loss: ilLoss,
+        weight: cfg.wIl,
+        batch: (k) => ilDraw(demos, cfg.ilBatch, seedrandom.alea(`ppo-il:${cfg.seed}:${u}:${k}`)),
+      }
+      : undefined;
   const col = new Collector(setup, cfg, opts.resumed);
   const budget = new TimeBudget(cfg.timeBudget);
   let step = opts.start ?? 0, lastGood: string | null = null;
@@ -304,6 +334,7 @@ export async function trainPpo(
       lr,
       step + 1,
       lastGood,
+      ilTerm(step),
     );
     step++;
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -346,6 +377,7 @@ export async function trainPpo(
   }
   const checkpoint = await finishRun(ctx, label, step, interrupted, evals, save);
   loss.destroy();
+  ilLoss?.destroy();
   return {
     steps: step,
     interrupted,
@@ -355,6 +387,18 @@ export async function trainPpo(
     history,
     seconds: budget.elapsed(),
   };
+}
+
+/** `n` of `demos` drawn without replacement (all of them when there are fewer). */
+export function ilDraw<T>(demos: readonly T[], n: number, rng: () => number): T[] {
+  const pool = [...demos], out: T[] = [];
+  while (out.length < n && pool.length > 0) {
+    const j = Math.floor(rng() * pool.length);
+    out.push(pool[j]);
+    pool[j] = pool[pool.length - 1];
+    pool.pop();
+  }
+  return out;
 }
 
 /** The collector state in a checkpoint's extra metadata, or undefined. */

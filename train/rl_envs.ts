@@ -8,12 +8,15 @@
 import seedrandom from "seedrandom";
 import type { SearchEngine, WebShopEnvConfig } from "../env/mod.ts";
 import { permutation } from "./common.ts";
+import type { IlExample } from "./il_data.ts";
 
 /** How a trainer makes its envs (one shared search index) and which goals it trains on. */
 export interface RlEnvSetup {
   envConfig: Omit<WebShopEnvConfig, "catalog" | "seed"> & { catalog: SearchEngine };
   /** Goal indices of the training split. */
   trainGoals: readonly number[];
+  /** The training demonstrations' decisions, for PPO's imitation term (w_il > 0). */
+  demos?: readonly IlExample[];
 }
 
 /** What a PPO or LOOP run did. */

@@ -2,16 +2,21 @@
  * What PPO and LOOP share: rollout decisions as training samples, and the update phase over
  * them: `epochs` passes in seeded random minibatches, each minibatch one submit that records
  * the forward, the clipped loss (train/ppo_loss_gpu.ts), the backward and the optimizer step,
- * with nothing read back inside; the per-decision statistics of the whole phase are read once
- * at its end, with the gradient norm of the last step.
+ * with nothing read back inside (with PPO's imitation term, a second submit records its forward
+ * and backward before the step); the per-decision statistics of the whole phase are read once
+ * at its end, with the gradient norm (and imitation loss) of the last step.
  *
  * @module
  */
 
 import seedrandom from "seedrandom";
+import type { Tensor } from "../kernels/tensor.ts";
 import type { Trajectory } from "../agent/rollout.ts";
 import { seedFor } from "../model/init.ts";
 import { permutation, type TrainContext } from "./common.ts";
+import { imitationMicroStep } from "./il.ts";
+import type { IlExample } from "./il_data.ts";
+import type { ImitationLoss } from "./imitation_loss.ts";
 import type { ModelOptimizer } from "./optimizer.ts";
 import { POLICY_STATS_WIDTH, policyMetrics } from "./ppo_loss.ts";
 import type { PolicyLossGpu } from "./ppo_loss_gpu.ts";
@@ -39,6 +44,18 @@ export interface UpdateSettings {
   /** Dropout in the update's forward (false: the log-probs match the rollout's). */
   dropout: boolean;
   seed: number;
+}
+
+/**
+ * An imitation term added to every optimizer step of the phase (PPO's w_il·L_il): the
+ * cross-entropy of demonstrated actions on `batch(k)`, the demonstration decisions of the
+ * phase's optimizer step k, scaled by `weight`. It is a second submit after the policy loss's
+ * backward, accumulating into the same gradients before the one optimizer step.
+ */
+export interface ImitationTerm {
+  loss: ImitationLoss;
+  weight: number;
+  batch(k: number): readonly IlExample[];
 }
 
 /** What an update phase did: mean metrics over its decisions, optimizer steps and decisions. */
@@ -87,6 +104,7 @@ export async function policyUpdate(
   lr: number,
   step: number,
   lastGood: string | null,
+  il?: ImitationTerm,
 ): Promise<UpdateResult> {
   const t0 = performance.now();
   const { model, encoder } = ctx;
@@ -96,6 +114,7 @@ export async function policyUpdate(
   loss.reserveStats(n * u.epochs);
   let at = 0, steps = 0, actions = 0;
   const losses: number[] = [];
+  let ilLoss: Tensor | null = null; // the imitation term's loss of the last step
   const spans: [number, number, number][] = []; // stats start, decisions, actions per minibatch
   for (let e = 0; e < u.epochs; e++) {
     const order = permutation(n, seedrandom.alea(`rl-order:${u.seed}:${key}:${e}`));
@@ -116,8 +135,20 @@ export async function policyUpdate(
         oldValues: mb.map((s) => s.oldValue),
       }, at);
       model.backward(b, g.dLogp, g.dValues);
-      opt.step(b, lr);
-      b.submit();
+      if (il) {
+        // The policy loss's inputs are uploaded for this submit; the demonstrations' next.
+        b.submit();
+        const ex = il.batch(steps);
+        ilLoss = imitationMicroStep(model, il.loss, encoder.batch(ex), ex.map((x) => x.target), {
+          dropout: u.dropout,
+          seed: seedFor(u.seed, `rl-il:${key}:${e}:${i}`),
+          scale: il.weight,
+          update: { opt, lr },
+        });
+      } else {
+        opt.step(b, lr);
+        b.submit();
+      }
       spans.push([at, dims.S, dims.A]);
       at += dims.S;
       actions += dims.A;
@@ -127,6 +158,7 @@ export async function policyUpdate(
   // The phase's only read-backs: its statistics and the last step's gradient norm.
   const stats = await loss.readStats(at);
   const gradNorm = (await opt.gradNorm.read())[0];
+  const ilLast = ilLoss ? (await ilLoss.read())[0] : null;
   const o = loss.options;
   for (const [start, S, A] of spans) {
     const m = policyMetrics(stats.subarray(start * POLICY_STATS_WIDTH), S, A);
@@ -140,8 +172,16 @@ export async function policyUpdate(
     throw new NonFiniteError("the policy loss", step, lastGood);
   }
   if (!Number.isFinite(gradNorm)) throw new NonFiniteError("the gradient norm", step, lastGood);
+  if (ilLast !== null && !Number.isFinite(ilLast)) {
+    throw new NonFiniteError("the imitation loss", step, lastGood);
+  }
   return {
-    metrics: { loss: lossMean, ...metrics, grad_norm: gradNorm },
+    metrics: {
+      loss: lossMean,
+      ...metrics,
+      ...(ilLast !== null ? { "loss/il": ilLast } : {}),
+      grad_norm: gradNorm,
+    },
     steps,
     decisions: at,
     seconds: (performance.now() - t0) / 1000,
