@@ -26,6 +26,7 @@ export const RL_FLAGS: FlagSpecs = {
   "eval-envs": { type: "string" },
   "step-limit": { type: "string" },
   "eval-reference": { type: "boolean" },
+  "sample-seeds": { type: "string" },
   json: { type: "boolean" },
 };
 
@@ -46,6 +47,8 @@ export function rlUsage(name: string): string {
   --step-limit <n>         steps before an episode ends with reward 0, in training and
                            evaluation (default 20; WebShop 100)
   --eval-reference         also evaluate the IL reference on the test goals (paired)
+  --sample-seeds <n>       seeds of the sampled test evaluation (softmax at temperature 1, as
+                           WebShop's test.py), every test goal once per seed (default 2; 0: none)
   --json                   print the result as one JSON object at the end
   --debug                  stack traces for errors`;
 }
@@ -78,6 +81,7 @@ export function parseRlFlags(task: string, usage: string, specs: FlagSpecs) {
         evalGoals: int("eval-goals", 0, 0),
         envs: int("eval-envs", 32, 1),
         stepLimit: int("step-limit", 20, 1),
+        sampleSeeds: int("sample-seeds", 2, 0),
         seed: il.seed,
         evalReference: !!values["eval-reference"],
       };

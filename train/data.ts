@@ -40,6 +40,12 @@ export interface DataConfig {
    * (default), or "fit", the first product on a results page that earns reward 1.
    */
   expertAccept?: ExpertAccept;
+  /**
+   * Share of the scripted expert's episodes with a detour, as human demonstrators take them (a
+   * vague first search, a look at a lookalike and back, Description / Features views, a trip to
+   * the next page): 0.5 by default, 0 for direct demonstrations.
+   */
+  expertImperfectRate?: number;
   /** A tokenizer.json or BERT folder, or "wordpiece" to learn one from the catalog. */
   tokenizer: string;
   /** Size of a learned WordPiece vocabulary (before WebShop's four tokens). */
@@ -150,8 +156,12 @@ export async function prepareData(
     if (!EXPERT_ACCEPTS.includes(accept)) {
       throw new Error(`data: expertAccept must be ${EXPERT_ACCEPTS.join(" or ")}, got "${accept}"`);
     }
-    // The target expert's files keep their first names, so existing caches stay valid.
-    const tag = accept === "fit" ? "-fit" : "";
+    const imperfect = cfg.expertImperfectRate ?? 0.5;
+    if (!(imperfect >= 0 && imperfect <= 1)) {
+      throw new Error(`data: expertImperfectRate must be in [0, 1], got ${imperfect}`);
+    }
+    // The default expert's files keep their first names, so existing caches stay valid.
+    const tag = (accept === "fit" ? "-fit" : "") + (imperfect === 0.5 ? "" : `-i${imperfect}`);
     demosPath =
       `${catalogDir}/il_trajs_expert${tag}-${cfg.numDemos}-${cfg.evalDemos}-${cfg.rewardMode}.jsonl`;
     if (cfg.catalog !== "synthetic") demosPath = `${cfg.cacheDir}/il_trajs_expert${tag}.jsonl`;
@@ -172,7 +182,7 @@ export async function prepareData(
       }
       const demos = generateDemonstrations(
         env,
-        new ExpertPolicy({ seed: 0, accept }),
+        new ExpertPolicy({ seed: 0, accept, imperfectRate: imperfect }),
         [...train.slice(0, cfg.numDemos), ...evalGoals.slice(0, cfg.evalDemos)],
       );
       await Deno.mkdir(demosPath.slice(0, demosPath.lastIndexOf("/")), { recursive: true });

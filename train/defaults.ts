@@ -24,6 +24,7 @@ export const MAIN_DATA: DataConfig = {
   numDemos: 600,
   evalDemos: 100,
   expertAccept: "target",
+  expertImperfectRate: 0.5,
   tokenizer: "wordpiece",
   vocabSize: 4000,
   rewardMode: DEFAULT_REWARD_MODE,

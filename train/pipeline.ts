@@ -229,7 +229,23 @@ async function evalCheckpoint(
 ): Promise<{ greedy: EvalResult; sampled: EvalResult[] }> {
   const ck = await loadAgent(path, { tokenizer: data.tokenizer.identity });
   const model = ChoiceModel.create(gpu, ck.spec.model, ck.weights);
-  const enc = new AgentEncoder(data.tokenizer, ck.spec.encoder);
+  try {
+    const enc = new AgentEncoder(data.tokenizer, ck.spec.encoder);
+    return await evaluateModel(model, enc, envs, goals, name, sampled);
+  } finally {
+    model.destroy();
+  }
+}
+
+/** {@linkcode evalCheckpoint} for a model on the device (left there). */
+export async function evaluateModel(
+  model: ChoiceModel,
+  enc: AgentEncoder,
+  envs: WebShopEnv[],
+  goals: number[],
+  name: string,
+  sampled: { seeds: number; envConfig: Parameters<typeof makeEnvs>[1] },
+): Promise<{ greedy: EvalResult; sampled: EvalResult[] }> {
   const actionCache = actionCacheFor(model, enc);
   try {
     const policy = new ModelPolicy(model, enc, { mode: "greedy", name, actionCache });
@@ -243,8 +259,19 @@ async function evalCheckpoint(
     return { greedy, sampled: out };
   } finally {
     actionCache.destroy();
-    model.destroy();
   }
+}
+
+/** One line of an agent's evaluation: greedy, and the sampled seeds' means where there are any. */
+export function evalLine(name: string, r: { greedy: EvalResult; sampled: EvalResult[] }): string {
+  const smp = r.sampled.length
+    ? `; sampled (${r.sampled.length} seeds): score ${
+      mean(r.sampled.map((x) => x.score)).toFixed(1)
+    }, success ${(100 * mean(r.sampled.map((x) => x.successRate))).toFixed(1)}%`
+    : "";
+  return `eval: ${name} on ${r.greedy.episodes} test goals: greedy score ${
+    r.greedy.score.toFixed(1)
+  }, success ${(100 * r.greedy.successRate).toFixed(1)}%${smp}`;
 }
 
 /** Each goal's outcome `f` averaged over the seeds' results (all over the same goals, in order). */
@@ -539,18 +566,7 @@ export async function runPipeline(
     });
     results.push(r.greedy);
     sampled.push(r.sampled);
-    const smp = r.sampled.length
-      ? `; sampled (${r.sampled.length} seeds): score ${
-        mean(r.sampled.map((x) => x.score)).toFixed(1)
-      }, success ${(100 * mean(r.sampled.map((x) => x.successRate))).toFixed(1)}%`
-      : "";
-    console.log(
-      `eval: ${name} on ${r.greedy.episodes} test goals: greedy score ${
-        r.greedy.score.toFixed(1)
-      }, success ${(100 * r.greedy.successRate).toFixed(1)}%${smp} (${
-        ((performance.now() - tA) / 1000).toFixed(0)
-      } s)`,
-    );
+    console.log(`${evalLine(name, r)} (${((performance.now() - tA) / 1000).toFixed(0)} s)`);
   }
   phases.eval = (performance.now() - tE) / 1000;
   const succ = (r: EvalResult) => r.rewards.map((x) => (x === 1 ? 1 : 0));

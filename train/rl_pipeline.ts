@@ -10,17 +10,24 @@
 
 import { type AgentCheckpoint, type AgentMeta, loadAgent } from "../agent/checkpoint.ts";
 import { AgentEncoder } from "../agent/encoder.ts";
-import { actionCacheFor, ModelPolicy } from "../agent/policy.ts";
 import { makeEnvs } from "../agent/rollout.ts";
 import { bootstrapMean, type Interval, pairedBootstrap } from "../eval/bootstrap.ts";
-import { type EvalResult, evaluate } from "../eval/greedy.ts";
+import type { EvalResult } from "../eval/greedy.ts";
 import { goalIndicesForSplit } from "../env/mod.ts";
 import type { Gpu } from "../kernels/device.ts";
 import { ChoiceModel } from "../model/choice_model.ts";
 import type { TrainContext } from "./common.ts";
 import { prepareData } from "./data.ts";
 import { ModelOptimizer, type OptimizerConfig } from "./optimizer.ts";
-import { ilReference, type PipelineConfig, splitExamples } from "./pipeline.ts";
+import {
+  evalLine,
+  evaluateModel,
+  ilReference,
+  type PipelineConfig,
+  type SampledRow,
+  sampledRow,
+  splitExamples,
+} from "./pipeline.ts";
 import type { RlEnvSetup } from "./rl_envs.ts";
 import { duration, Interrupt, RunLog } from "./run.ts";
 
@@ -40,6 +47,7 @@ export type RlRunConfig =
     | "evalGoals"
     | "envs"
     | "stepLimit"
+    | "sampleSeeds"
     | "seed"
     | "resume"
   >
@@ -82,6 +90,8 @@ export interface RlRow {
   dSuccess?: Interval;
   trainSeconds: number;
   evalSeconds: number;
+  /** The sampled evaluation (absent when `sampleSeeds` is 0). */
+  sampled?: SampledRow;
 }
 
 /** What the run measured. */
@@ -196,16 +206,16 @@ export async function runRl(gpu: Gpu, cfg: RlRunConfig, trainer: RlTrainer): Pro
   }
 
   const results: [string, string, number, number, EvalResult][] = [];
+  const sampled: EvalResult[][] = [];
   const evalModel = async (m: ChoiceModel, name: string) => {
-    const actionCache = actionCacheFor(m, enc);
-    const policy = new ModelPolicy(m, enc, { mode: "greedy", name, actionCache });
-    const r = await evaluate(envs, policy, testGoals).finally(() => actionCache.destroy());
-    console.log(
-      `eval: ${name} on ${r.episodes} test goals: score ${r.score.toFixed(1)}, success ${
-        (100 * r.successRate).toFixed(1)
-      }% (${duration(r.seconds)})`,
-    );
-    return r;
+    const t0 = performance.now();
+    const r = await evaluateModel(m, enc, envs, testGoals, name, {
+      seeds: cfg.sampleSeeds,
+      envConfig,
+    });
+    console.log(`${evalLine(name, r)} (${duration((performance.now() - t0) / 1000)})`);
+    sampled.push(r.sampled);
+    return r.greedy;
   };
   if (cfg.evalReference) {
     const m = ChoiceModel.create(gpu, refCk.spec.model, refCk.weights);
@@ -234,6 +244,9 @@ export async function runRl(gpu: Gpu, cfg: RlRunConfig, trainer: RlTrainer): Pro
     dSuccess: base && i > 0 ? pairedBootstrap(succ(r), succ(base), { seed: 4 }) : undefined,
     trainSeconds,
     evalSeconds: r.seconds,
+    sampled: cfg.sampleSeeds > 0
+      ? sampledRow(sampled[i], cfg.evalReference && i > 0 ? sampled[0] : null)
+      : undefined,
   }));
   const result: RlResult = {
     rows,
@@ -249,6 +262,15 @@ export async function runRl(gpu: Gpu, cfg: RlRunConfig, trainer: RlTrainer): Pro
       `${r.agent}: score ${iv(r.score)}, success % ${iv(r.success, 100)}` +
         (r.dScore ? `, Δ score vs IL ${iv(r.dScore)}, Δ success ${iv(r.dSuccess!, 100)}` : ""),
     );
+    const s = r.sampled;
+    if (s) {
+      console.log(
+        `${r.agent}, sampled (${cfg.sampleSeeds} seeds): score ${iv(s.score)}, success % ${
+          iv(s.success, 100)
+        }` +
+          (s.dScore ? `, Δ score vs IL ${iv(s.dScore)}, Δ success ${iv(s.dSuccess!, 100)}` : ""),
+      );
+    }
   }
   interrupt.close();
   return result;
