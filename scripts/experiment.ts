@@ -20,6 +20,9 @@ import {
 } from "../train/experiment.ts";
 import { duration } from "../train/run.ts";
 import { intFlag, parseFlags, runMain, usageError } from "./_cli.ts";
+import { applyConfigFlags, configFlagSpecs, configUsage } from "./_config_flags.ts";
+import { MAIN_DATA, MAIN_DPO } from "../train/defaults.ts";
+import { validateDpoConfig } from "../train/dpo.ts";
 
 const USAGE = `usage: deno task experiment [options]
   --budget <minutes>   wall-clock of the whole experiment (default 60; --quick 4): what is left
@@ -29,7 +32,12 @@ const USAGE = `usage: deno task experiment [options]
   --quick              a small catalog and short runs, to check the whole path (CI)
   --name <n>           run folder runs/<n> (default experiment, or experiment-quick)
   --debug              stack traces for errors
-  --help               this text`;
+  --help               this text
+data (the main job's; e.g. --expert-accept target --expert-imperfect-rate 0.5 for the
+human-like expert):
+${configUsage(MAIN_DATA)}
+DPO (the main job's, with a ceiling of 1,000 updates; the budget stops it first):
+${configUsage(MAIN_DPO, "dpo-")}`;
 
 async function main(): Promise<void> {
   const v = parseFlags("experiment", USAGE, {
@@ -37,6 +45,8 @@ async function main(): Promise<void> {
     seeds: { type: "string" },
     quick: { type: "boolean" },
     name: { type: "string" },
+    ...configFlagSpecs(MAIN_DATA),
+    ...configFlagSpecs(MAIN_DPO, "dpo-"),
   });
   if (!v) return;
   const quick = !!v.quick;
@@ -49,7 +59,17 @@ async function main(): Promise<void> {
       `--budget must be a positive number of minutes, got "${v.budget}"`,
     );
   }
-  const base = experimentConfig(quick, seeds);
+  let base = experimentConfig(quick, seeds);
+  try {
+    const values = v as Record<string, unknown>;
+    base = {
+      ...base,
+      data: applyConfigFlags(base.data, values),
+      dpo: validateDpoConfig(applyConfigFlags(base.dpo, values, "dpo-")),
+    };
+  } catch (e) {
+    usageError("experiment", USAGE, (e as Error).message);
+  }
   const cfg: ExperimentConfig = { ...base, trainerMinutes: trainerMinutes(base, budget) };
   const name = (v.name as string | undefined) ?? (quick ? "experiment-quick" : "experiment");
   const command = ["deno task experiment", ...Deno.args.filter((a) => a !== "--debug")].join(" ");

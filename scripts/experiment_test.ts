@@ -77,3 +77,26 @@ requires([ADAPTER, SLOW], {
     }
   },
 });
+
+Deno.test("experiment: a bad data or DPO flag is one usage line naming it, exit 2", async () => {
+  const cwd = await Deno.makeTempDir();
+  try {
+    const lr = await experiment(cwd, ["--dpo-lr", "abc"]);
+    assert.equal(lr.code, 2);
+    assert.equal(lr.stderr.split("\n")[0], 'experiment: --dpo-lr must be a number, got "abc"');
+    const rate = await experiment(cwd, ["--expert-imperfect-rate", "x"]);
+    assert.equal(rate.code, 2);
+    assert.match(
+      rate.stderr.split("\n")[0],
+      /^experiment: --expert-imperfect-rate must be a number/,
+    );
+    const beta = await experiment(cwd, ["--dpo-beta", "-1"]);
+    assert.equal(beta.code, 2);
+    assert.match(beta.stderr.split("\n")[0], /^experiment: .*beta/);
+    const help = await experiment(cwd, ["--help"]);
+    assert.match(help.stdout, /--dpo-rpo-alpha\s+default/);
+    assert.match(help.stdout, /--expert-imperfect-rate\s+default/);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});

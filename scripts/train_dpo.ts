@@ -36,9 +36,10 @@ const USAGE = `usage: deno task train:dpo [options]
   --step-limit <n>         steps before an evaluation episode ends with reward 0 (default 20;
                            WebShop 100)
   --sample-seeds <n>       seeds of the sampled test evaluation, each agent sampling on every
-                           test goal once per seed (default 2; 0: greedy only)
+                           test goal once per seed (default 8; 0: greedy only)
   --no-control             skip the IL control
-  --control-lr <x>         learning rate of the IL control (default: the IL reference's)
+  --control-lr <x>         learning rate of the IL control (default: DPO's, so that the control
+                           differs from DPO only in its loss)
   --json                   print the result as one JSON object at the end
   --debug                  stack traces for errors
 data (what the catalog, tokenizer and demonstrations are):
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   try {
     const il = validateIlConfig(applyConfigFlags(MAIN_IL, v as Record<string, unknown>, "il-"));
     const dpo = validateDpoConfig(applyConfigFlags(MAIN_DPO, v as Record<string, unknown>));
-    const controlLr = v["control-lr"] === undefined ? il.lr : Number(v["control-lr"]);
+    const controlLr = v["control-lr"] === undefined ? dpo.lr : Number(v["control-lr"]);
     if (!(controlLr > 0)) throw new RangeError(`--control-lr must be positive`);
     cfg = {
       name: v.resume
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
       evalGoals: int("eval-goals", 0, 0),
       envs: int("envs", 32, 1),
       stepLimit: int("step-limit", 20, 1),
-      sampleSeeds: int("sample-seeds", 2, 0),
+      sampleSeeds: int("sample-seeds", 8, 0),
       seed: il.seed,
     };
   } catch (e) {

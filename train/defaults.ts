@@ -15,7 +15,13 @@ import { IL_DEFAULTS, type IlConfig } from "./il.ts";
 import { LOOP_DEFAULTS, type LoopConfig } from "./loop.ts";
 import { PPO_DEFAULTS, type PpoConfig } from "./ppo.ts";
 
-/** Synthetic catalog, learned vocabulary and scripted demonstrations, cached under runs/cache. */
+/**
+ * Synthetic catalog, learned vocabulary and scripted demonstrations, cached under runs/cache.
+ * The demonstrations are direct: the expert buys the first product that earns reward 1 and
+ * takes no detour. From the human-like expert (`expertAccept: "target"`, `expertImperfectRate:
+ * 0.5`) 150 imitation updates of this model learn to loop (greedy score 0, sampled 50.3, success
+ * 3.4%); from direct ones, a reference at WebShop's published IL level (greedy 58.1, 21.8%).
+ */
 export const MAIN_DATA: DataConfig = {
   catalog: "synthetic",
   products: 3000,
@@ -23,8 +29,8 @@ export const MAIN_DATA: DataConfig = {
   demos: "expert",
   numDemos: 600,
   evalDemos: 100,
-  expertAccept: "target",
-  expertImperfectRate: 0.5,
+  expertAccept: "fit",
+  expertImperfectRate: 0,
   tokenizer: "wordpiece",
   vocabSize: 4000,
   rewardMode: DEFAULT_REWARD_MODE,
@@ -48,11 +54,15 @@ export const MAIN_IL: IlConfig = {
   checkpointEvery: 50,
 };
 
-/** DPO: one update per demonstration, as the paper. */
+/**
+ * DPO: one update per demonstration, as the paper, with TRL's `rpo_alpha` 1 (the chosen actions'
+ * NLL added), at a fine-tuning learning rate: chosen by the eval split (README gives the sweep).
+ */
 export const MAIN_DPO: DpoConfig = {
   ...DPO_DEFAULTS,
-  steps: 150,
-  lr: 2e-3,
+  steps: 300,
+  lr: 2e-4,
+  rpoAlpha: 1,
   clip: 1,
   logEvery: 10,
   checkpointEvery: 50,
