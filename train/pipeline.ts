@@ -1,10 +1,11 @@
 /**
  * The paper's method end to end (Feng 2024): an imitation-learned reference, DPO on the
  * demonstrations against it, the honest control (the reference trained further with imitation
- * for as many updates as DPO, on the same episodes), and a greedy evaluation of all three on
- * the test goals with 95% intervals (a percentile bootstrap over goals; the differences are
- * paired, goal by goal). `deno task train:dpo` runs this; each phase is also a function of its
- * own, so `train:il` and `generate` share it.
+ * for as many updates as DPO, on the same episodes, at DPO's learning rate), and an evaluation of
+ * all three on the test goals, greedy and sampled over seeds (WebShop's test.py samples), with
+ * 95% intervals (a percentile bootstrap over goals; the differences are paired, goal by goal).
+ * `deno task train:dpo` runs this; each phase is also a function of its own, so `train:il` and
+ * `generate` share it.
  *
  * @module
  */
@@ -372,7 +373,8 @@ export async function ilReference(
 }
 
 /**
- * The main job: data → IL reference (cached) → DPO → IL control → greedy test evaluation.
+ * The main job: data → IL reference (cached) → DPO → IL control → test evaluation (greedy and
+ * sampled).
  * Prints progress and the table; writes everything under `runs/<name>/`.
  */
 export async function runPipeline(

@@ -2,8 +2,8 @@
  * Online RL from the IL reference, end to end, shared by `train:loop` and `train:ppo`: the data
  * and the reference of the main job (`train/pipeline.ts`: the same cached reference, trained
  * first when absent), one model initialised from it (or from the run's last.safetensors with
- * `resume`), the trainer, and a greedy evaluation of the result on the test goals with 95%
- * intervals (and, on request, of the reference on the same goals, paired).
+ * `resume`), the trainer, and a greedy and a sampled evaluation of the result on the test goals
+ * with 95% intervals (and, on request, of the reference on the same goals, paired).
  *
  * @module
  */
