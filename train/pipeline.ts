@@ -26,6 +26,7 @@ import { goalIndicesForSplit, splitGoals } from "../env/goals.ts";
 import type { Gpu } from "../kernels/device.ts";
 import { bootstrapMean, type Interval, pairedBootstrap } from "../eval/bootstrap.ts";
 import { type EvalResult, evaluate } from "../eval/greedy.ts";
+import { meanStd } from "../eval/spread.ts";
 import { choiceConfig, ChoiceModel } from "../model/choice_model.ts";
 import { BERT_PRESETS, type BertConfig } from "../model/config.ts";
 import type { TrainContext } from "./common.ts";
@@ -599,9 +600,7 @@ export async function runPipeline(
   return result;
 }
 
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
+const mean = (xs: readonly number[]) => meanStd(xs).mean!;
 
 /** An agent's sampled row from its seeds' results, paired with the reference's (`base`). */
 export function sampledRow(
@@ -643,11 +642,7 @@ export function formatTable(r: PipelineResult): string {
   const ph = Object.entries(r.phases).map(([k, v]) => `${k} ${duration(v)}`).join(", ");
   const sampled: string[] = [];
   if (r.rows.every((x) => x.sampled)) {
-    const sd = (xs: number[], scale = 1) => {
-      const m = mean(xs);
-      const v = xs.length > 1 ? xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1) : 0;
-      return (scale * Math.sqrt(v)).toFixed(1);
-    };
+    const sd = (xs: number[], scale = 1) => (scale * meanStd(xs).std!).toFixed(1);
     sampled.push(
       "",
       `Sampled evaluation (softmax at temperature 1, WebShop test.py's default), ${r.sampleSeeds} ` +

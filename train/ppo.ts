@@ -26,6 +26,7 @@
 import seedrandom from "seedrandom";
 import { ModelPolicy } from "../agent/policy.ts";
 import { WebShopEnv } from "../env/mod.ts";
+import { sampleWithoutReplacement } from "../env/actions.ts";
 import { finishRun, logGreedyEval, saveTrainCheckpoint, type TrainContext } from "./common.ts";
 import { ConfigCheck } from "./config_check.ts";
 import { checkOptimizerConfig, type ModelOptimizer, scheduledLr } from "./optimizer.ts";
@@ -391,14 +392,7 @@ export async function trainPpo(
 
 /** `n` of `demos` drawn without replacement (all of them when there are fewer). */
 export function ilDraw<T>(demos: readonly T[], n: number, rng: () => number): T[] {
-  const pool = [...demos], out: T[] = [];
-  while (out.length < n && pool.length > 0) {
-    const j = Math.floor(rng() * pool.length);
-    out.push(pool[j]);
-    pool[j] = pool[pool.length - 1];
-    pool.pop();
-  }
-  return out;
+  return sampleWithoutReplacement(demos, Math.min(n, demos.length), rng);
 }
 
 /** The collector state in a checkpoint's extra metadata, or undefined. */

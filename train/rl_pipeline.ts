@@ -115,14 +115,13 @@ export async function runRl(gpu: Gpu, cfg: RlRunConfig, trainer: RlTrainer): Pro
     goalQueryMap: data.catalog.goalQueryMap,
     stepLimit: cfg.stepLimit,
   };
+  const trainGoals = goalIndicesForSplit(nGoals, "train");
   const envs = makeEnvs(cfg.envs, envConfig);
   const evalGoals = goalIndicesForSplit(nGoals, "eval").slice(0, cfg.evalGoals);
   const testAll = goalIndicesForSplit(nGoals, "test");
   const testGoals = cfg.testGoals > 0 ? testAll.slice(0, cfg.testGoals) : testAll;
   console.log(
-    `data: ${data.catalog.products.length} products, ${nGoals} goals (${
-      goalIndicesForSplit(nGoals, "train").length
-    } ` +
+    `data: ${data.catalog.products.length} products, ${nGoals} goals (${trainGoals.length} ` +
       `training goals); reward mode ${cfg.data.rewardMode}; episodes end after ${cfg.stepLimit} steps`,
   );
 
@@ -147,7 +146,7 @@ export async function runRl(gpu: Gpu, cfg: RlRunConfig, trainer: RlTrainer): Pro
   const ex = splitExamples(data, cfg.il.searchSteps, cfg.il.seed);
   const setup: RlEnvSetup = {
     envConfig,
-    trainGoals: goalIndicesForSplit(nGoals, "train"),
+    trainGoals,
     demos: ex.train.examples,
   };
   const tRef = performance.now();
